@@ -40,6 +40,10 @@ let package = Package(
             name: "ClamAVTests",
             dependencies: ["ClamAV"]
         ),
+        .testTarget(
+            name: "ScannerCLITests",
+            dependencies: ["scanner"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,7 @@ import ArgumentParser
 struct ScannerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scanner",
-        abstract: "Scans S3 objects and local files for malware with an in-process ClamAV engine."
+        abstract: "Scans S3 objects and local files for malware with an in-process ClamAV engine.",
+        subcommands: [ScanCommand.self]
     )
 }
