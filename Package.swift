@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libclamav through pkg-config, with a shim header for what Swift cannot import.
@@ -22,6 +23,20 @@ let package = Package(
         .target(
             name: "ClamAV",
             dependencies: ["CClamAV"]
+        ),
+        // What the scanner and the updater share: configuration reading, the manifest, events.
+        .target(
+            name: "ServiceSupport",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The scanner's domain: configuration, event inputs, verdict actions and results.
+        .target(
+            name: "ScannerCore",
+            dependencies: [
+                "ClamAV",
+                "ServiceSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "scanner",
@@ -39,6 +54,11 @@ let package = Package(
         .testTarget(
             name: "ClamAVTests",
             dependencies: ["ClamAV"]
+        ),
+        .testTarget(
+            name: "ScannerCoreTests",
+            dependencies: ["ScannerCore"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "ScannerCLITests",

@@ -23,7 +23,8 @@ public struct DatabaseInfo: Sendable, Equatable {
     public let files: [File]
 
     /// The database version as `name:version` pairs of the signed databases, for example
-    /// `main:62,daily:27461,bytecode:335`; `nil` when the directory holds none.
+    /// `main:62+daily:27461+bytecode:335` (S3 tag values allow `+` and `:`, not `,`); `nil`
+    /// when the directory holds none.
     public var version: String? {
         let order = ["main", "daily", "bytecode"]
         let versioned = files.compactMap { file -> (String, Int)? in
@@ -34,7 +35,7 @@ public struct DatabaseInfo: Sendable, Equatable {
         return versioned
             .sorted { (order.firstIndex(of: $0.0) ?? order.count, $0.0) < (order.firstIndex(of: $1.0) ?? order.count, $1.0) }
             .map { "\($0.0):\($0.1)" }
-            .joined(separator: ",")
+            .joined(separator: "+")
     }
 
     /// The newest build time among the signed databases; `nil` when there is none.

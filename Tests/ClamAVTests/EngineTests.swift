@@ -22,7 +22,7 @@ struct EngineTests {
         #expect(info.signatureCount == 2_070_000)
         #expect(info.buildTime == Date(timeIntervalSince1970: 1_795_234_200))
         let database = DatabaseInfo(directory: folder, signatureCount: 1, files: [info, .init(name: "main.cvd", version: 62, buildTime: nil, signatureCount: 1)])
-        #expect(database.version == "main:62,daily:27461")
+        #expect(database.version == "main:62+daily:27461")
     }
 
     @Test func missingDatabaseFolderFailsNamingIt() async throws {
