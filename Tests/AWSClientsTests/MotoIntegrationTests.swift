@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct MotoIntegrationTests {
     /// Keys whose signatures moto's checker verifies correctly (it re-encodes `+`, `%`, reserved
     /// characters and non-ASCII differently from AWS, and rejects botocore's signatures for them
-    /// too); these run against the signature-checking moto.
+    /// too, as seen with `aws s3api put-object`); these run against the signature-checking moto.
     static let verifiableKeys = [
         "plain.txt",
         "a b c.txt",
@@ -96,7 +96,7 @@ import Testing
                     #expect(metadata.versionID == written.versionID)
 
                     let tags = [S3Tag(key: "scan-status", value: "CLEAN"), S3Tag(key: "scan-time", value: "2026-11-26T12:00:00Z"),
-                                S3Tag(key: "odd & <tag>", value: "a+b c=d")]
+                                S3Tag(key: "scan-signature", value: "Win.Test.EICAR_HDB-1 +=:/@")]
                     try await s3.putObjectTagging(bucket: bucket, key: key, versionID: written.versionID, tags: tags)
                     #expect(Set(try await s3.getObjectTagging(bucket: bucket, key: key, versionID: written.versionID)) == Set(tags))
 
@@ -121,7 +121,13 @@ import Testing
             } while token != nil
             #expect(pages == (keys.count + 1) / 2)
             #expect(listed.sorted() == keys.sorted())
-            #expect(try await s3.listAllObjects(bucket: quarantine, prefix: "q/deep/").map(\.key) == ["q/deep/nested/path/with space/file"])
+            // moto's signature checker also rejects a `/` in a query value (botocore's too), so the
+            // checked run lists with a prefix without one.
+            if signatureChecked {
+                #expect(try await s3.listAllObjects(bucket: quarantine, prefix: "q").map(\.key).sorted() == keys.map { "q/" + $0 }.sorted())
+            } else {
+                #expect(try await s3.listAllObjects(bucket: quarantine, prefix: "q/deep/").map(\.key) == ["q/deep/nested/path/with space/file"])
+            }
 
             // Delete each version for good.
             for key in keys {
@@ -176,11 +182,11 @@ import Testing
                 try data.write(to: URL(fileURLWithPath: source))
                 let sourceHash = SHA256.hash(data: data)
 
-                let written = try await s3.putObject(bucket: bucket, key: "big object+with space.bin", fileAt: source)
+                let written = try await s3.putObject(bucket: bucket, key: "big object with space.bin", fileAt: source)
                 #expect(written.eTag.hasSuffix("-25"), "200 MiB in 8 MiB parts is 25 parts, eTag \(written.eTag)")
 
                 let target = "\(directory)/target"
-                let metadata = try await s3.getObject(bucket: bucket, key: "big object+with space.bin", to: target)
+                let metadata = try await s3.getObject(bucket: bucket, key: "big object with space.bin", to: target)
                 #expect(metadata.size == Int64(size))
                 let downloaded = try Data(contentsOf: URL(fileURLWithPath: target))
                 #expect(downloaded.count == size)
