@@ -7,11 +7,15 @@ let package = Package(
     products: [
         .executable(name: "scanner", targets: ["scanner"]),
         .executable(name: "definition-updater", targets: ["definition-updater"]),
+        .library(name: "AWSSigV4", targets: ["AWSSigV4"]),
+        .library(name: "AWSClients", targets: ["AWSClients"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libclamav through pkg-config, with a shim header for what Swift cannot import.
@@ -38,6 +42,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // AWS Signature Version 4 request signing; swift-crypto only.
+        .target(
+            name: "AWSSigV4",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The project's own small AWS layer: settings, credentials, retries, S3, EventBridge, SQS.
+        .target(
+            name: "AWSClients",
+            dependencies: [
+                "AWSSigV4",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "scanner",
             dependencies: [
@@ -49,6 +74,15 @@ let package = Package(
             name: "definition-updater",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmark (not a test): downloads one object with AWSClients and with `aws s3 cp`.
+        .executableTarget(
+            name: "s3-download-bench",
+            dependencies: [
+                "AWSClients",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(
@@ -63,6 +97,24 @@ let package = Package(
         .testTarget(
             name: "ScannerCLITests",
             dependencies: ["scanner"]
+        ),
+        .testTarget(
+            name: "AWSSigV4Tests",
+            dependencies: ["AWSSigV4"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "AWSClientsTests",
+            dependencies: [
+                "AWSClients",
+                "AWSSigV4",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

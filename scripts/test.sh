@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-test.XXXXXX")
-cleanup() { scripts/moto-server.sh stop "$work/moto"; rm -rf "$work"; }
+cleanup() {
+    scripts/moto-server.sh stop "$work/moto"
+    scripts/moto-server.sh stop "$work/moto-auth"
+    rm -rf "$work"
+}
 trap cleanup EXIT
 mkdir -p "$work/tmp"
 export TMPDIR="$work/tmp"
@@ -35,6 +39,22 @@ suite "swift build" swift build --build-tests
 
 MOTO_ENDPOINT=$(scripts/moto-server.sh start "$work/moto")
 export MOTO_ENDPOINT
+
+# A second moto that checks request signatures (for the AWS layer's integration tests). Its
+# first 3 actions are unauthenticated: they create the IAM user whose key the tests sign with.
+MOTO_AUTH_ENDPOINT=$(scripts/moto-server.sh start "$work/moto-auth" INITIAL_NO_AUTH_ACTION_COUNT=3)
+motoaws() {
+    env AWS_ACCESS_KEY_ID=bootstrap AWS_SECRET_ACCESS_KEY=bootstrap AWS_DEFAULT_REGION=us-east-1 \
+        AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+        aws --endpoint-url "$MOTO_AUTH_ENDPOINT" --output json "$@"
+}
+motoaws iam create-user --user-name awsclients-tests >/dev/null
+motoaws iam put-user-policy --user-name awsclients-tests --policy-name everything \
+    --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+motoaws iam create-access-key --user-name awsclients-tests >"$work/moto-auth/key.json"
+MOTO_AUTH_ACCESS_KEY_ID=$(jq -r .AccessKey.AccessKeyId "$work/moto-auth/key.json")
+MOTO_AUTH_SECRET_ACCESS_KEY=$(jq -r .AccessKey.SecretAccessKey "$work/moto-auth/key.json")
+export MOTO_AUTH_ENDPOINT MOTO_AUTH_ACCESS_KEY_ID MOTO_AUTH_SECRET_ACCESS_KEY
 
 suite "swift test" swift test --skip-build
 # One compiled engine scanned from many tasks: prove there is no data race.
