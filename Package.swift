@@ -67,8 +67,10 @@ let package = Package(
             dependencies: [
                 "LambdaRuntime",
                 "LambdaRuntimeTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ],

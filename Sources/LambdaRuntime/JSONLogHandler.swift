@@ -85,7 +85,7 @@ public struct JSONLogHandler: LogHandler {
         metadata: Logger.Metadata
     ) -> String {
         var line = "{\"timestamp\":"
-        let milliseconds = Int64((timestamp.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = Int64((timestamp.timeIntervalSince1970 * 1000).rounded())
         JSONText.appendString(JSONText.iso8601(millisecondsSinceEpoch: milliseconds), to: &line)
         line.append(",\"level\":")
         JSONText.appendString(lambdaLevel(level), to: &line)

@@ -95,7 +95,7 @@ public struct LambdaContext: Sendable {
     public var deadline: Date { Date(timeIntervalSince1970: Double(metadata.deadlineMilliseconds) / 1000) }
     /// The time left before the deadline, measured against `now` (negative once it passed).
     public func remainingTime(now: Date = Date()) -> Duration {
-        let milliseconds = metadata.deadlineMilliseconds - Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = metadata.deadlineMilliseconds - Int64((now.timeIntervalSince1970 * 1000).rounded())
         return .milliseconds(milliseconds)
     }
 }

@@ -127,7 +127,7 @@ public struct MetricsEmitter: Sendable {
         }
         precondition(!names.contains("_aws"), "EMF member name '_aws' is reserved")
 
-        let milliseconds = Int64((timestamp.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = Int64((timestamp.timeIntervalSince1970 * 1000).rounded())
         let dimensionNames = dimensions.keys.sorted()
 
         var line = "{\"_aws\":{\"Timestamp\":\(milliseconds),\"CloudWatchMetrics\":[{\"Namespace\":"

@@ -30,10 +30,12 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         let key = ObjectIdentifier(context.channel)
-        state.withLockedValue { state in
+        let satisfied = state.withLockedValue { state in
             state.connections.removeValue(forKey: key)
             state.nextWaiters.removeValue(forKey: key)
+            return state.takeSatisfiedWaiters()
         }
+        for (continuation, outcome) in satisfied { continuation.resume(returning: outcome) }
         context.fireChannelInactive()
     }
 

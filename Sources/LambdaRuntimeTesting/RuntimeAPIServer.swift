@@ -75,7 +75,7 @@ public final class RuntimeAPIServer: Sendable {
 
         /// The deadline as the header carries it: milliseconds since the Unix epoch.
         public var deadlineMilliseconds: Int64 {
-            Int64((deadline.timeIntervalSince1970 * 1000).rounded(.down))
+            Int64((deadline.timeIntervalSince1970 * 1000).rounded())
         }
     }
 
@@ -101,6 +101,13 @@ public final class RuntimeAPIServer: Sendable {
         public var errorType: String?
         /// The stack frames.
         public var stackTrace: [String]?
+
+        /// Creates a document (to compare with a decoded one).
+        public init(errorMessage: String?, errorType: String?, stackTrace: [String]?) {
+            self.errorMessage = errorMessage
+            self.errorType = errorType
+            self.stackTrace = stackTrace
+        }
     }
 
     /// An init error the runtime reported.
@@ -217,6 +224,12 @@ public final class RuntimeAPIServer: Sendable {
         _ = try await wait(for: .idleRuntime)
     }
 
+    /// Waits until no runtime is connected: every connection, the open long-poll included,
+    /// has been closed (a runtime that exited or was cancelled and shut its client down).
+    public func waitForDisconnectedRuntime() async throws {
+        _ = try await wait(for: .noConnections)
+    }
+
     /// The answers recorded so far, by request ID.
     public var results: [String: InvocationResult] {
         state.withLockedValue { $0.results }
@@ -283,13 +296,14 @@ enum WaitKey: Sendable, Equatable {
     case result(String)
     case initError
     case idleRuntime
+    case noConnections
 }
 
 /// What a waiting test gets.
 enum WaitOutcome: Sendable {
     case result(RuntimeAPIServer.InvocationResult)
     case initError(RuntimeAPIServer.InitError)
-    case idleRuntime
+    case condition
 }
 
 /// A `next` response to write to a waiting connection, outside the lock.
@@ -405,7 +419,9 @@ struct ServerState {
         case .initError:
             if let initError { return .success(.initError(initError)) }
         case .idleRuntime:
-            if isRuntimeIdle { return .success(.idleRuntime) }
+            if isRuntimeIdle { return .success(.condition) }
+        case .noConnections:
+            if connections.isEmpty { return .success(.condition) }
         }
         if isShutDown {
             return .failure(RuntimeAPIServer.TestServerError(description: "the Runtime API server shut down"))
