@@ -46,7 +46,7 @@ public enum LambdaRuntime {
         do {
             endpoint = try LambdaRuntimeClient.endpoint(from: environment)
         } catch {
-            logger.critical("cannot serve invocations", metadata: ["error": "\(error)"])
+            logger.critical("cannot serve invocations", error: error)
             return exitFailure
         }
         let client = LambdaRuntimeClient(endpoint: endpoint, logger: logger)
@@ -54,7 +54,7 @@ public enum LambdaRuntime {
         do {
             try await client.shutdown()
         } catch {
-            logger.debug("closing the Runtime API client failed", metadata: ["error": "\(error)"])
+            logger.debug("closing the Runtime API client failed", error: error)
         }
         return status
     }
@@ -77,7 +77,7 @@ public enum LambdaRuntime {
             do {
                 try await client.reportInitError(report)
             } catch {
-                logger.critical("could not report the start-up failure", metadata: ["error": "\(error)"])
+                logger.critical("could not report the start-up failure", error: error)
             }
             return exitFailure
         }
@@ -91,7 +91,7 @@ public enum LambdaRuntime {
                 if Task.isCancelled || error is CancellationError { break }
                 logger.critical(
                     "Runtime API failed while waiting for the next invocation; exiting",
-                    metadata: ["error": "\(error)"])
+                    error: error)
                 return exitFailure
             }
 
@@ -121,12 +121,12 @@ public enum LambdaRuntime {
                 }
             } catch let error as LambdaRuntimeError where error.kind == .responseTooLarge {
                 // Lambda has already failed the invocation; the environment stays usable.
-                requestLogger.error("invocation failed: response too large", metadata: ["error": "\(error)"])
+                requestLogger.error("invocation failed: response too large", error: error)
             } catch {
                 if Task.isCancelled || error is CancellationError { break }
                 requestLogger.critical(
                     "Runtime API failed while reporting the invocation's result; exiting",
-                    metadata: ["error": "\(error)"])
+                    error: error)
                 return exitFailure
             }
         }

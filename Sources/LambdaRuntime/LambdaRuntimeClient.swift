@@ -211,7 +211,7 @@ public actor LambdaRuntimeClient {
             throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw LambdaRuntimeError(.transport, "\(method) \(path) failed: \(error)")
+            throw LambdaRuntimeError(.transport, "\(method) http://\(endpoint)\(path) failed: \(error)")
         }
     }
 }

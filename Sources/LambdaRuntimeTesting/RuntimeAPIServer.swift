@@ -181,6 +181,7 @@ public final class RuntimeAPIServer: Sendable {
     }
 
     /// Queues an invocation; a waiting `next` gets it at once. Returns its request ID.
+    /// Queuing a request ID twice is a mistake in the test and stops it.
     @discardableResult
     public func enqueue(_ invocation: Invocation) -> String {
         let dispatch = state.withLockedValue { state in

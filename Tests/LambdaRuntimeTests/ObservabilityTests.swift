@@ -74,6 +74,14 @@ struct JSONLogTests {
         #expect(object["metadata.level"] as? String == "fake")
     }
 
+    @Test func anErrorPassedToTheLoggerBecomesTheErrorField() throws {
+        let collector = LineCollector()
+        logger(collector).error("download failed", error: TestFailure("GetObject answered 403"))
+        let object = try #require(try collector.objects().first)
+        #expect(object["error"] as? String == "GetObject answered 403")
+        #expect(Set(object.keys) == ["timestamp", "level", "message", "logger", "error"])
+    }
+
     @Test func levelsBelowTheThresholdAreDroppedAndLevelsMapToLambdaNames() throws {
         let collector = LineCollector()
         let logger = logger(collector, level: .info)

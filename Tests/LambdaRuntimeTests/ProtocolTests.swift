@@ -150,6 +150,21 @@ struct ProtocolTests {
         try await server.shutdown()
     }
 
+    @Test func optionalHeadersThatAreAbsentAreNil() async throws {
+        let server = try await RuntimeAPIServer.start()
+        let client = LambdaRuntimeClient(endpoint: server.endpoint, logger: quietLogger)
+        let requestID = server.enqueue(.init(payload: Array("{}".utf8), traceID: nil))
+        let (metadata, _) = try await client.nextInvocation()
+        #expect(metadata.requestID == requestID)
+        #expect(metadata.traceID == nil)
+        #expect(metadata.clientContext == nil)
+        #expect(metadata.cognitoIdentity == nil)
+        try await client.reportResponse(ByteBuffer(), for: requestID)
+        _ = try await server.result(for: requestID)
+        try await client.shutdown()
+        try await server.shutdown()
+    }
+
     @Test func missingRequiredNextHeadersAreAProtocolError() throws {
         var headers = HTTPHeaders()
         headers.add(name: "Lambda-Runtime-Aws-Request-Id", value: "id")

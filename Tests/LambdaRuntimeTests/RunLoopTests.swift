@@ -154,6 +154,7 @@ struct RunLoopTests {
         let fatal = try collector.objects().filter { $0["level"] as? String == "FATAL" }
         #expect(fatal.count == 1)
         #expect((fatal.first?["message"] as? String)?.contains("Runtime API failed") == true)
+        #expect((fatal.first?["error"] as? String)?.contains(endpoint) == true)
     }
 
     @Test func missingEndpointVariableFailsWithoutContactingAnything() async throws {
