@@ -227,6 +227,9 @@ public final class RuntimeAPIServer: Sendable {
 
     /// Waits until no runtime is connected: every connection, the open long-poll included,
     /// has been closed (a runtime that exited or was cancelled and shut its client down).
+    /// Wait for this before starting a second runtime against the same server: until the
+    /// server has seen the first one's long-poll close, a new `next` counts as a second
+    /// concurrent `next`, and an invocation queued meanwhile may go to the closing connection.
     public func waitForDisconnectedRuntime() async throws {
         _ = try await wait(for: .noConnections)
     }

@@ -58,6 +58,27 @@ struct RunLoopTests {
         try await server.shutdown()
     }
 
+    @Test func manyQueuedInvocationsAreServedInOrderOneAtATime() async throws {
+        let server = try await RuntimeAPIServer.start()
+        let seen = Recorder<String>()
+        let runtime = startRuntime(server) { _ in
+            { event, _ in
+                await seen.append(String(buffer: event))
+                return event
+            }
+        }
+        let payloads = (0..<40).map { "{\"n\":\($0)}" }
+        let requestIDs = payloads.map { server.enqueue(json: $0) }
+        for (requestID, payload) in zip(requestIDs, payloads) {
+            #expect(try await server.result(for: requestID).responseText == payload)
+        }
+        #expect(await seen.values == payloads)
+        runtime.cancel()
+        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(server.violations.isEmpty, "\(server.violations)")
+        try await server.shutdown()
+    }
+
     @Test func deadlineIsParsedToTheMillisecond() async throws {
         let server = try await RuntimeAPIServer.start()
         let contexts = Recorder<LambdaContext>()
