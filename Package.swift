@@ -12,7 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -37,7 +37,9 @@ let package = Package(
         .target(
             name: "ScannerCore",
             dependencies: [
+                "AWSClients",
                 "ClamAV",
+                "LambdaRuntime",
                 "ServiceSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -61,6 +63,26 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The Lambda Runtime API client, the run loop, JSON logs and EMF metrics.
+        .target(
+            name: "LambdaRuntime",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // A strict in-process Runtime API server for tests (not a product).
+        .target(
+            name: "LambdaRuntimeTesting",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -88,6 +110,17 @@ let package = Package(
         .testTarget(
             name: "ClamAVTests",
             dependencies: ["ClamAV"]
+        ),
+        .testTarget(
+            name: "LambdaRuntimeTests",
+            dependencies: [
+                "LambdaRuntime",
+                "LambdaRuntimeTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ScannerCoreTests",
