@@ -31,7 +31,12 @@ let package = Package(
         // What the scanner and the updater share: configuration reading, the manifest, events.
         .target(
             name: "ServiceSupport",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "AWSClients",
+                "ClamAV",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The scanner's domain: configuration, event inputs, verdict actions and results.
         .target(
@@ -89,13 +94,24 @@ let package = Package(
             name: "scanner",
             dependencies: [
                 "ClamAV",
+                "LambdaRuntime",
+                "ScannerCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "definition-updater",
             dependencies: [
+                "AWSClients",
+                "ClamAV",
+                "LambdaRuntime",
+                "ServiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Benchmark (not a test): downloads one object with AWSClients and with `aws s3 cp`.

@@ -27,6 +27,7 @@ public actor DefinitionsProvider {
     private let configuration: ScannerConfiguration
     private let store: any ObjectStore
     private let events: ScanEvents
+    private let metrics: ScanMetrics
     private let logger: Logger
     private let now: @Sendable () -> Date
 
@@ -43,12 +44,14 @@ public actor DefinitionsProvider {
         configuration: ScannerConfiguration,
         store: any ObjectStore,
         events: ScanEvents,
+        metrics: ScanMetrics,
         logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.configuration = configuration
         self.store = store
         self.events = events
+        self.metrics = metrics
         self.logger = logger
         self.now = now
     }
@@ -156,6 +159,7 @@ public actor DefinitionsProvider {
     private func reportAge() async {
         guard let manifest = loaded?.manifest else { return }
         let ageHours = now().timeIntervalSince(manifest.effectiveDatabaseTime) / 3600
+        metrics.record(definitionsAgeHours: ageHours)
         guard ageHours > Double(configuration.maxDefinitionsAgeHours) else { return }
         if let lastStaleNotice, now().timeIntervalSince(lastStaleNotice) < 3600 { return }
         lastStaleNotice = now()

@@ -17,6 +17,12 @@ public struct WorkUnit: Sendable, Equatable {
     public let messageID: String?
     /// What the unit asks for (an S3 notification in one message can hold several records).
     public let items: [RecordItem]
+
+    /// Creates a unit.
+    public init(messageID: String?, items: [RecordItem]) {
+        self.messageID = messageID
+        self.items = items
+    }
 }
 
 /// A Lambda event (or SQS message body) decoded into units of work, accepting every input
