@@ -57,6 +57,7 @@ MOTO_AUTH_SECRET_ACCESS_KEY=$(jq -r .AccessKey.SecretAccessKey "$work/moto-auth/
 export MOTO_AUTH_ENDPOINT MOTO_AUTH_ACCESS_KEY_ID MOTO_AUTH_SECRET_ACCESS_KEY
 
 suite "swift test" swift test --skip-build
+suite "end-to-end (moto, worker, bus)" python3 -m pytest -q -p no:cacheprovider Tests/e2e
 # One compiled engine scanned from many tasks: prove there is no data race.
 suite "swift test (thread sanitizer)" swift test --sanitize=thread --scratch-path .build-tsan --filter ClamAVTests
 
