@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScannerCLITests",
-            dependencies: ["scanner"]
+            dependencies: ["scanner", "definition-updater", "LambdaRuntimeTesting"]
         ),
         .testTarget(
             name: "AWSSigV4Tests",

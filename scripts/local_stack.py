@@ -4,7 +4,9 @@ queue, the event bus with a rule that copies every scanner event to a queue, and
 environment the scanner and the updater run with. Used by scripts/run-local.sh and the
 end-to-end tests.
 
-    local_stack.py ENDPOINT setup PREFIX      print the environment as KEY=VALUE lines
+    local_stack.py ENDPOINT setup PREFIX              print the environment as KEY=VALUE lines
+    local_stack.py ENDPOINT upload PREFIX KEY FILE    upload to PREFIX-uploads, print the version ID
+    local_stack.py ENDPOINT tags PREFIX KEY           print the current version's tags as JSON
 """
 import json
 import os
@@ -93,12 +95,18 @@ class Stack:
 
 
 def main(argv):
-    if len(argv) != 4 or argv[2] != "setup":
+    command = argv[2] if len(argv) > 2 else None
+    if command == "setup" and len(argv) == 4:
+        stack = Stack(argv[1], argv[3]).create()
+        for key, value in stack.environment().items():
+            print(f"{key}={value}")
+    elif command == "upload" and len(argv) == 6:
+        print(Stack(argv[1], argv[3]).upload(argv[4], argv[5]))
+    elif command == "tags" and len(argv) == 5:
+        print(json.dumps(Stack(argv[1], argv[3]).tags(argv[4]), sort_keys=True))
+    else:
         print(__doc__, file=sys.stderr)
         return 2
-    stack = Stack(argv[1], argv[3]).create()
-    for key, value in stack.environment().items():
-        print(f"{key}={value}")
     return 0
 
 
