@@ -23,6 +23,14 @@ let package = Package(
             name: "ClamAV",
             dependencies: ["CClamAV"]
         ),
+        // The local half of the definition updater: configuration, freshclam, validation.
+        .target(
+            name: "UpdaterCore",
+            dependencies: [
+                "ClamAV",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "scanner",
             dependencies: [
@@ -39,6 +47,10 @@ let package = Package(
         .testTarget(
             name: "ClamAVTests",
             dependencies: ["ClamAV"]
+        ),
+        .testTarget(
+            name: "UpdaterCoreTests",
+            dependencies: ["UpdaterCore", "ClamAV"]
         ),
         .testTarget(
             name: "ScannerCLITests",
