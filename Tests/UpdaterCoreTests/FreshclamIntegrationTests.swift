@@ -164,4 +164,23 @@ struct FreshclamIntegrationTests {
         #expect(report.freshclamOutcome == nil)
         #expect(try await setup.mirror.status().requests == 0)
     }
+
+    @Test func anOlderDatabaseThanThePublishedOneIsRefused() async throws {
+        let setup = try await Setup("older")
+        defer { setup.mirror.stop() }
+        try setup.mirror.publish("daily.cud", contents: try UpdaterFixtures.dailyCUD(version: 100), modified: Date().addingTimeInterval(-600))
+        let updater = UpdaterFixtures.updater(customURLs: [setup.url("daily.cud")])
+
+        let refused = try await setup.run(updater, published: ["daily": 101])
+        #expect(reason(refused) == .olderDatabase, "\(refused.freshclamOutput)")
+        if case .failed(let failure) = refused.outcome {
+            #expect(failure.message == "the new daily database is version 100, older than the published version 101")
+        }
+        #expect(UpdaterFixtures.contents(setup.database, "daily.cud") == nil)
+
+        let accepted = try await setup.run(updater, published: ["daily": 100])
+        #expect(accepted.outcome == .updated, "\(accepted.freshclamOutput)")
+        #expect(accepted.database?.version == "daily:100")
+        #expect(accepted.files.first { $0.name == "daily.cud" }?.version == 100)
+    }
 }

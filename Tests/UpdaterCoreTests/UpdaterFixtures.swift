@@ -29,6 +29,22 @@ enum UpdaterFixtures {
         return eicarNDB + Data("Test.Updater.Canary:0:*:\(extra)\n".utf8)
     }
 
+    /// An unsigned `daily.cud` of the given version holding the EICAR body signature, made by
+    /// `scripts/make-test-cud.py` (a self-made `.cvd` would fail ClamAV's signature check).
+    static func dailyCUD(version: Int) throws -> Data {
+        let output = "\(try folder("cud"))/daily.cud"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", TestMirror.repositoryRoot.appendingPathComponent("scripts/make-test-cud.py").path,
+                             "daily", "\(version)", "\(signatures)/test.ndb", output]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: output) else {
+            throw MirrorError(message: "make-test-cud.py failed with status \(process.terminationStatus)")
+        }
+        return data
+    }
+
     /// A fresh folder under the system temporary folder.
     static func folder(_ name: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("updater-\(name)-\(UUID().uuidString)").path
