@@ -183,4 +183,20 @@ struct FreshclamIntegrationTests {
         #expect(accepted.database?.version == "daily:100")
         #expect(accepted.files.first { $0.name == "daily.cud" }?.version == 100)
     }
+
+    @Test func aMissingFreshclamIsAFailureThatKeepsTheDatabase() async throws {
+        let work = try UpdaterFixtures.folder("nofreshclam")
+        try FileManager.default.createDirectory(atPath: "\(work)/database", withIntermediateDirectories: true)
+        try UpdaterFixtures.eicarNDB.write(to: URL(fileURLWithPath: "\(work)/database/custom.ndb"))
+        var configuration = UpdaterFixtures.updater(customURLs: ["http://127.0.0.1:1/custom.ndb"]).configuration
+        configuration.freshclamPath = "/nonexistent/freshclam"
+        let report = try await DefinitionUpdater(configuration: configuration).run(in: work, state: UpdaterState(), publishedVersions: [:])
+        #expect(reason(report) == .freshclamFailed)
+        if case .failed(let failure) = report.outcome {
+            #expect(failure.message.contains("/nonexistent/freshclam"))
+        }
+        #expect(report.filesToUpload.isEmpty)
+        #expect(report.files.map(\.name) == ["custom.ndb"])
+        #expect(UpdaterFixtures.contents("\(work)/database", "custom.ndb") == UpdaterFixtures.eicarNDB)
+    }
 }
