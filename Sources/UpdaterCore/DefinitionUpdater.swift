@@ -46,6 +46,18 @@ public struct UpdateReport: Sendable {
     public let engineOutdated: Bool
     /// Everything freshclam printed; empty when it did not run.
     public let freshclamOutput: String
+
+    /// The version of each signed database in ``databaseDirectory`` by name (`["daily": 27461]`):
+    /// what to pass as `publishedVersions` to the next run once these files are published.
+    public var databaseVersions: [String: Int] {
+        var result: [String: Int] = [:]
+        for file in files {
+            guard let version = file.version else { continue }
+            let name = DatabaseDirectory.databaseName(file.name)
+            result[name] = max(result[name] ?? version, version)
+        }
+        return result
+    }
 }
 
 /// One definition update, everything but the S3 and EventBridge I/O.

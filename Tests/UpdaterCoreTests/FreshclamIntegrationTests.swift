@@ -182,6 +182,8 @@ struct FreshclamIntegrationTests {
         #expect(accepted.outcome == .updated, "\(accepted.freshclamOutput)")
         #expect(accepted.database?.version == "daily:100")
         #expect(accepted.files.first { $0.name == "daily.cud" }?.version == 100)
+        #expect(accepted.databaseVersions == ["daily": 100])
+        #expect(refused.databaseVersions.isEmpty)
     }
 
     @Test func aMissingFreshclamIsAFailureThatKeepsTheDatabase() async throws {
