@@ -165,6 +165,9 @@ def main():
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    # A parent's blocked signals are inherited: Foundation's Process, started from a Dispatch
+    # or Swift concurrency thread, leaves nearly every signal blocked in the child.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(server.server_address[1], flush=True)

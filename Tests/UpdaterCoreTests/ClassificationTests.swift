@@ -192,8 +192,8 @@ struct RunnerTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
         let run = try await FreshclamRunner(executable: script, timeout: 1).run(configFile: "/dev/null", logFile: "\(folder)/log")
         #expect(run.timedOut)
-        // SIGTERM, or SIGKILL after the grace period when the child ignores SIGTERM (it
-        // inherits the test runner's signal dispositions).
+        // SIGTERM, or SIGKILL after the grace period: a child started by Foundation's Process
+        // from a Dispatch thread inherits that thread's blocked signals, SIGTERM included.
         #expect([SIGTERM, SIGKILL].contains(run.exitCode))
         #expect(run.output == "started\n")
         #expect(FreshclamOutcome.classify(exitCode: run.exitCode, output: run.output, changedFiles: [], timedOut: run.timedOut) == .timeout)
