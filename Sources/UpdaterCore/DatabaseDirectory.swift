@@ -13,6 +13,14 @@ public struct DatabaseFileRecord: Sendable, Equatable, Codable {
     public let modificationTime: Date
     /// The version in a `.cvd`/`.cld` header; `nil` for other files.
     public let version: Int?
+
+    /// Creates a record.
+    public init(name: String, size: Int64, modificationTime: Date, version: Int?) {
+        self.name = name
+        self.size = size
+        self.modificationTime = modificationTime
+        self.version = version
+    }
 }
 
 /// Reads and changes the files of a database directory (regular files at its top level;
