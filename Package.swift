@@ -49,6 +49,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The updater's local half: freshclam configuration, runs, outcomes, validation.
+        .target(
+            name: "UpdaterCore",
+            dependencies: [
+                "ClamAV",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // AWS Signature Version 4 request signing; swift-crypto only.
         .target(
             name: "AWSSigV4",
@@ -109,6 +117,7 @@ let package = Package(
                 "ClamAV",
                 "LambdaRuntime",
                 "ServiceSupport",
+                "UpdaterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,6 +151,10 @@ let package = Package(
             name: "ScannerCoreTests",
             dependencies: ["ScannerCore"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "UpdaterCoreTests",
+            dependencies: ["UpdaterCore", "ClamAV"]
         ),
         .testTarget(
             name: "ScannerCLITests",
