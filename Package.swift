@@ -53,7 +53,10 @@ let package = Package(
         .target(
             name: "UpdaterCore",
             dependencies: [
+                "AWSClients",
                 "ClamAV",
+                "ServiceSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -121,6 +124,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         // Benchmark (not a test): downloads one object with AWSClients and with `aws s3 cp`.

@@ -15,6 +15,13 @@ public struct DatabaseInfo: Sendable, Equatable {
         public let signatureCount: Int?
     }
 
+    /// Describes a database; the engine fills this in when it loads one.
+    public init(directory: String, signatureCount: Int, files: [File]) {
+        self.directory = directory
+        self.signatureCount = signatureCount
+        self.files = files
+    }
+
     /// The directory the database was loaded from.
     public let directory: String
     /// The number of signatures libclamav loaded.

@@ -68,8 +68,7 @@ public struct DefinitionsBucket: Sendable {
     /// Publishes a database that an engine loaded (and so validated): uploads the files that
     /// differ from the published manifest, then the state files, then `manifest.json` last, so
     /// that a reader never sees a manifest naming files that are not there yet.
-    public func publish(_ engine: ClamAVEngine, stateFiles: [String] = [], now: Date = Date()) async throws -> Publication {
-        let database = engine.database
+    public func publish(_ database: DatabaseInfo, stateFiles: [String] = [], now: Date = Date()) async throws -> Publication {
         let files = try Self.describe(database)
         let previous = try await publishedManifest()
         var uploaded: [String] = []

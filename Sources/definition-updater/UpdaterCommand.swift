@@ -5,15 +5,92 @@ import ClamAV
 import Foundation
 import LambdaRuntime
 import Logging
+import NIOCore
+import NIOFoundationCompat
 import ServiceSupport
+import UpdaterCore
 
 @main
 struct UpdaterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "definition-updater",
         abstract: "Updates the ClamAV database in the definitions bucket with freshclam.",
-        subcommands: [PublishCommand.self]
+        discussion: """
+            With no subcommand inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set), every invocation \
+            (the daily schedule, the deploy-time run) is one update.
+            """,
+        subcommands: [RunCommand.self, PublishCommand.self]
     )
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["AWS_LAMBDA_RUNTIME_API"] != nil else {
+            throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: outside Lambda, use a subcommand (run, publish)")
+        }
+        let logger = bootstrapLogging(environment)
+        let status = await LambdaRuntime.run(environment: environment, logger: logger) { logger in
+            let service = try UpdaterService(environment: environment, logger: logger)
+            return { _, _ in
+                let summary = try await service.run()
+                // A cool-down or a run within MIN_UPDATE_INTERVAL is expected and not retried;
+                // other failures fail the invocation so that alarms and retries see them.
+                if summary.failed { throw UpdateRunFailed(summary: summary) }
+                return ByteBuffer(data: try encode(summary))
+            }
+        }
+        throw ExitCode(status)
+    }
+}
+
+/// `definition-updater run`: one update, as the scheduled invocation does it.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one update and print its outcome as JSON.",
+        discussion: "Exit status: 0 when updated or up to date, 1 when the update failed, 3 when it was not attempted (cool-down, too soon)."
+    )
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logger = bootstrapLogging(environment)
+        let service: UpdaterService
+        do {
+            service = try UpdaterService(environment: environment, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("definition-updater: configuration: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let summary: UpdateRunSummary
+        do {
+            summary = try await service.run()
+        } catch {
+            try? await service.shutdown()
+            FileHandle.standardError.write(Data("definition-updater: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        try await service.shutdown()
+        print(String(decoding: try encode(summary), as: UTF8.self))
+        if summary.failed { throw ExitCode(1) }
+        if summary.outcome == "COOLDOWN" || summary.outcome == "TOO_SOON" { throw ExitCode(3) }
+    }
+}
+
+/// A failed update, reported to Lambda as the invocation's error.
+struct UpdateRunFailed: Error, CustomStringConvertible {
+    let summary: UpdateRunSummary
+    var description: String { "\(summary.outcome): \(summary.message ?? "")" }
+}
+
+func encode(_ summary: UpdateRunSummary) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(summary)
+}
+
+func bootstrapLogging(_ environment: [String: String]) -> Logger {
+    let level = environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    LoggingSystem.bootstrap { label in JSONLogHandler(label: label, logLevel: level) }
+    return Logger(label: "definition-updater")
 }
 
 /// `definition-updater publish --database DIR`: validate a local database folder and publish
@@ -33,8 +110,7 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, logLevel: .info) }
-        let logger = Logger(label: "definition-updater")
+        let logger = bootstrapLogging(environment)
         let reader = EnvironmentReader(environment)
         let settings: AWSSettings
         let bucket: String
@@ -60,7 +136,7 @@ struct PublishCommand: AsyncParsableCommand {
         do {
             let store = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
             let target = DefinitionsBucket(store: store, bucket: bucket, prefix: reader.prefix("DEFINITIONS_PREFIX", default: "clamav/"), logger: logger)
-            let publication = try await target.publish(engine)
+            let publication = try await target.publish(engine.database)
             print("published \(publication.manifest.version) to s3://\(bucket)/\(target.prefix) (uploaded: \(publication.uploaded.joined(separator: ", ")))")
         } catch {
             try? await httpClient.shutdown()

@@ -1,0 +1,208 @@
+import AWSClients
+import AsyncHTTPClient
+import ClamAV
+import Foundation
+import Logging
+import ServiceSupport
+
+/// What the updater keeps in the definitions bucket between runs, beside `freshclam.dat`:
+/// its own state and the modification time of each database file (freshclam sends it as
+/// `If-Modified-Since` for custom URLs, so a restored file must get it back).
+struct StoredUpdaterState: Codable, Equatable {
+    var state = UpdaterState()
+    var modificationTimes: [String: Date] = [:]
+
+    static let fileName = "updater-state.json"
+}
+
+/// How one run ended, as the updater prints and returns it.
+public struct UpdateRunSummary: Sendable, Encodable {
+    /// `UPDATED`, `UP_TO_DATE`, or the failure reason (`COOLDOWN`, `RATE_LIMITED`, ...).
+    public let outcome: String
+    /// Why, for failures.
+    public let message: String?
+    /// The database version now published.
+    public let publishedVersion: String?
+    /// The files uploaded during this run (database files and state).
+    public let uploaded: [String]
+    /// Whether the run must count as failed (a cool-down or a too-early run does not).
+    public let failed: Bool
+}
+
+/// One update against the definitions bucket (DESIGN.md, "Definitions bucket layout" and
+/// "The ClamAV mirror's rules"): restore the published database and freshclam's state,
+/// run freshclam through ``DefinitionUpdater`` (guard, run, classify, validate), then upload
+/// only changed files, `freshclam.dat`, and `manifest.json` last, and publish the event.
+/// A failed run leaves the published definitions as they were.
+public struct UpdaterService: Sendable {
+    let configuration: UpdaterConfiguration
+    let updater: DefinitionUpdater
+    let bucket: DefinitionsBucket
+    let store: S3Client
+    let eventBridge: EventBridgeClient
+    let workDirectory: String
+    let httpClient: HTTPClient
+    let logger: Logger
+
+    /// Reads the configuration and builds the clients; throws an error naming a bad variable.
+    public init(environment: [String: String], logger: Logger) throws {
+        let configuration = try UpdaterConfiguration(environment: environment)
+        let settings = try AWSSettings(environment: environment)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
+        store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        bucket = DefinitionsBucket(store: store, bucket: configuration.definitionsBucket, prefix: configuration.definitionsPrefix, logger: logger)
+        updater = DefinitionUpdater(configuration: configuration, logger: logger)
+        let temporary = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        workDirectory = environment["UPDATER_WORK_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (temporary as NSString).appendingPathComponent("definition-updater")
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    /// Closes the HTTP client.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+
+    /// One update.
+    public func run(now: Date = Date()) async throws -> UpdateRunSummary {
+        let databaseDirectory = (workDirectory as NSString).appendingPathComponent(DefinitionUpdater.databaseFolder)
+        var stored = try await loadState()
+        let manifest = try await bucket.restore(into: databaseDirectory, stateFiles: ["freshclam.dat"])
+        try tidy(databaseDirectory, keeping: Set((manifest?.files ?? []).map(\.name)), times: stored.modificationTimes)
+        var published: [String: Int] = [:]
+        for file in manifest?.files ?? [] {
+            guard let version = file.version else { continue }
+            published[DatabaseDirectory.databaseName(file.name)] = version
+        }
+
+        let report = try await updater.run(in: workDirectory, state: stored.state, publishedVersions: published, now: now)
+        stored.state = report.state
+        var uploaded: [String] = []
+        let summary: UpdateRunSummary
+        switch report.outcome {
+        case .updated:
+            guard let database = report.database else { throw UpdaterError(.workingDirectory, "an update was reported without a validated database") }
+            let located = DatabaseInfo(directory: report.databaseDirectory, signatureCount: database.signatureCount, files: database.files)
+            let publication = try await bucket.publish(
+                located, stateFiles: [(report.databaseDirectory as NSString).appendingPathComponent("freshclam.dat")], now: now
+            )
+            uploaded = publication.uploaded
+            for name in report.filesToDelete {
+                _ = try? await store.deleteObject(bucket: bucket.bucket, key: bucket.prefix + name, versionID: nil)
+            }
+            stored.modificationTimes = Dictionary(report.files.map { ($0.name, $0.modificationTime) }) { _, last in last }
+            try await saveState(stored)
+            // freshclam may download a file again that turns out identical: then nothing changed.
+            let outcome = publication.manifestWritten ? report.outcome.code : UpdateOutcome.upToDate.code
+            summary = UpdateRunSummary(outcome: outcome, message: nil, publishedVersion: publication.manifest.version, uploaded: uploaded, failed: false)
+            if publication.manifestWritten {
+                await publish(.definitionsUpdated, DefinitionsUpdatedDetail(
+                    version: publication.manifest.version, previousVersion: manifest?.version,
+                    signatureCount: publication.manifest.signatureCount, publishedAt: publication.manifest.publishedAt,
+                    uploaded: uploaded
+                ))
+            }
+        case .upToDate:
+            uploaded = try await uploadState(report)
+            try await saveState(stored)
+            summary = UpdateRunSummary(outcome: report.outcome.code, message: nil, publishedVersion: manifest?.version, uploaded: uploaded, failed: false)
+        case .failed(let failure):
+            uploaded = try await uploadState(report)
+            try await saveState(stored)
+            let expected = [UpdateFailureReason.coolDown, .tooSoon].contains(failure.reason)
+            summary = UpdateRunSummary(outcome: report.outcome.code, message: failure.message, publishedVersion: manifest?.version, uploaded: uploaded, failed: !expected)
+            await publish(.definitionsUpdateFailed, DefinitionsUpdateFailedDetail(
+                reason: report.outcome.code, message: failure.message, retryAfter: failure.retryAfter,
+                activeVersion: manifest?.version
+            ))
+        }
+        logger.notice("update finished", metadata: [
+            "outcome": "\(summary.outcome)", "definitions": "\(summary.publishedVersion ?? "none")", "uploaded": "\(uploaded)",
+        ])
+        return summary
+    }
+
+    private func uploadState(_ report: UpdateReport) async throws -> [String] {
+        var uploaded: [String] = []
+        for name in report.filesToUpload where name == "freshclam.dat" {
+            let path = (report.databaseDirectory as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            _ = try await store.putObject(bucket: bucket.bucket, key: bucket.prefix + name, fileAt: path)
+            uploaded.append(name)
+        }
+        return uploaded
+    }
+
+    /// Removes local database files the bucket no longer lists (a warm container's leftovers)
+    /// and gives restored files their recorded modification times.
+    private func tidy(_ directory: String, keeping names: Set<String>, times: [String: Date]) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where DatabaseInfo.isDatabaseFile(name) && !names.contains(name) {
+            try FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+        }
+        for (name, time) in times where names.contains(name) {
+            try? FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: (directory as NSString).appendingPathComponent(name))
+        }
+    }
+
+    private func loadState() async throws -> StoredUpdaterState {
+        do {
+            guard case .modified(let data, _) = try await store.getObject(
+                bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, versionID: nil, ifNoneMatch: nil, maxSize: 1 << 20
+            ) else { return StoredUpdaterState() }
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(StoredUpdaterState.self, from: data)
+        } catch let error as AWSError where error.isNotFound {
+            return StoredUpdaterState()
+        } catch is DecodingError {
+            logger.warning("\(StoredUpdaterState.fileName) is unreadable; starting from an empty state")
+            return StoredUpdaterState()
+        }
+    }
+
+    private func saveState(_ stored: StoredUpdaterState) async throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        _ = try await store.putObject(bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, data: try encoder.encode(stored), contentType: "application/json")
+    }
+
+    private func publish(_ type: BusEvent.DetailType, _ detail: some Encodable) async {
+        guard let busName = configuration.eventBusName else {
+            logger.notice("EVENT_BUS_NAME is not set: no event published", metadata: ["detailType": "\(type.rawValue)"])
+            return
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            let entry = EventBridgeEntry(eventBusName: busName, source: BusEvent.source, detailType: type.rawValue,
+                                         detail: String(decoding: try encoder.encode(detail), as: UTF8.self))
+            _ = try await eventBridge.putEvents([entry])
+        } catch {
+            logger.error("cannot publish an event", metadata: ["detailType": "\(type.rawValue)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The detail of `Definitions Updated`.
+struct DefinitionsUpdatedDetail: Encodable {
+    let version: String
+    let previousVersion: String?
+    let signatureCount: Int
+    let publishedAt: Date
+    let uploaded: [String]
+}
+
+/// The detail of `Definitions Update Failed` from the updater.
+struct DefinitionsUpdateFailedDetail: Encodable {
+    let component = "definition-updater"
+    let reason: String
+    let message: String
+    let retryAfter: Date?
+    let activeVersion: String?
+}
