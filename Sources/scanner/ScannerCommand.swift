@@ -29,8 +29,11 @@ struct ScannerCommand: AsyncParsableCommand {
             // Load the definitions during the init phase, so that the first invocation is fast
             // and a missing database shows in the logs at once (scans would end in ERROR).
             _ = await service.definitions.current()
-            return { event, _ in
-                let report = try await service.handle(Data(buffer: event))
+            return { event, context in
+                var logger = context.logger
+                if let traceID = context.traceID { logger[metadataKey: "traceID"] = "\(traceID)" }
+                logger[metadataKey: "deadline"] = "\(context.deadline.formatted(.iso8601))"
+                let report = try await service.handle(Data(buffer: event), logger: logger)
                 return ByteBuffer(data: try report.lambdaResponse())
             }
         }

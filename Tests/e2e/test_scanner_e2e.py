@@ -1,5 +1,6 @@
 """End to end on moto: S3 notifications to SQS, the real `scanner worker`, the bus rule to a
 queue. Needs the debug build (.build/debug) and moto; scripts/test.sh provides both."""
+import json
 import os
 import signal
 import subprocess
@@ -129,3 +130,33 @@ def test_without_definitions_every_object_ends_in_error(endpoint, samples):
     # The message stays on the queue for a retry.
     attributes = stack.sqs.get_queue_attributes(QueueUrl=stack.scan_queue_url, AttributeNames=["All"])["Attributes"]
     assert int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"]) >= 1
+
+
+def test_invoke_handles_one_event_and_skips_a_duplicate(endpoint, samples):
+    stack = new_stack(endpoint)
+    publish(stack, f"{samples}/db")
+    version = stack.upload("dup/clean file.txt", f"{samples}/files/clean.txt")
+    event = ('{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"%s"},'
+             '"object":{"key":"dup/clean+file.txt","versionId":"%s"}}}]}') % (stack.uploads, version)
+    env = {**os.environ, **stack.environment()}
+
+    def invoke():
+        done = subprocess.run([os.path.join(BIN, "scanner"), "invoke", "--event", "-"], input=event, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["units"][0]["objects"][0]
+
+    first = invoke()
+    assert (first["verdict"], first["action"], first["skipped"]) == ("CLEAN", "TAGGED", False)
+    scanned_at = stack.tags("dup/clean file.txt")["scan-time"]
+    second = invoke()
+    assert second["skipped"] is True and "already CLEAN" in second["reasons"][0]
+    assert stack.tags("dup/clean file.txt")["scan-time"] == scanned_at, "a duplicate event is not scanned again"
+
+
+def test_invoke_rejects_an_unreadable_event_file(endpoint):
+    stack = new_stack(endpoint)
+    done = subprocess.run([os.path.join(BIN, "scanner"), "invoke", "--event", "/nonexistent/event.json"],
+                          env={**os.environ, **stack.environment()}, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "/nonexistent/event.json" in done.stderr

@@ -47,15 +47,15 @@ public struct ScannerService: Sendable {
     /// Handles one Lambda event payload: the SQS partial batch response for SQS events, the
     /// report otherwise. Throws (so that Lambda retries) when a direct event had a failure;
     /// the report is still returned through the error.
-    public func handle(_ payload: Data) async throws -> InvocationReport {
+    public func handle(_ payload: Data, logger requestLogger: Logger? = nil) async throws -> InvocationReport {
         let event: InvocationEvent
         do {
             event = try InvocationEvent.decode(payload)
         } catch let error as EventShapeError {
-            await processor.reject(error.description, messageID: nil)
+            await processor.reject(error.description, messageID: nil, logger: requestLogger)
             throw error
         }
-        let report = await processor.process(event)
+        let report = await processor.process(event, logger: requestLogger)
         if report.failed && !report.isSQSBatch {
             throw InvocationFailed(report: report)
         }

@@ -71,21 +71,21 @@ public struct InvocationProcessor: Sendable {
         self.concurrency = max(1, concurrency)
     }
 
-    /// Processes a decoded event.
-    public func process(_ event: InvocationEvent) async -> InvocationReport {
+    /// Processes a decoded event; `logger` carries the invocation's metadata when there is one.
+    public func process(_ event: InvocationEvent, logger requestLogger: Logger? = nil) async -> InvocationReport {
         let units = await withTaskGroup(of: (Int, UnitReport).self) { group in
             var reports: [Int: UnitReport] = [:]
             var next = 0
             for _ in 0..<min(concurrency, event.units.count) {
                 let index = next
-                group.addTask { (index, await process(event.units[index])) }
+                group.addTask { (index, await process(event.units[index], logger: requestLogger)) }
                 next += 1
             }
             for await (index, report) in group {
                 reports[index] = report
                 if next < event.units.count {
                     let index = next
-                    group.addTask { (index, await process(event.units[index])) }
+                    group.addTask { (index, await process(event.units[index], logger: requestLogger)) }
                     next += 1
                 }
             }
@@ -95,19 +95,20 @@ public struct InvocationProcessor: Sendable {
     }
 
     /// Processes one unit of work (also the worker's path for one SQS message).
-    public func process(_ unit: WorkUnit) async -> UnitReport {
+    public func process(_ unit: WorkUnit, logger requestLogger: Logger? = nil) async -> UnitReport {
+        let logger = requestLogger ?? self.logger
         var objects: [ObjectReport] = []
         var ignored: [String] = []
         var rejected: [String] = []
         for item in unit.items {
             switch item {
             case .object(let object):
-                objects.append(ObjectReport(await workflow.process(object)))
+                objects.append(ObjectReport(await workflow.process(object, logger: logger)))
             case .ignored(let reason):
                 logger.info("record ignored", metadata: ["reason": "\(reason)", "messageID": "\(unit.messageID ?? "-")"])
                 ignored.append(reason)
             case .malformed(let reason):
-                await reject(reason, messageID: unit.messageID)
+                await reject(reason, messageID: unit.messageID, logger: logger)
                 rejected.append(reason)
             }
         }
@@ -115,8 +116,8 @@ public struct InvocationProcessor: Sendable {
     }
 
     /// Logs and publishes a record (or a whole event) that cannot be used.
-    public func reject(_ reason: String, messageID: String?) async {
-        logger.error("malformed record rejected", metadata: ["reason": "\(reason)", "messageID": "\(messageID ?? "-")"])
+    public func reject(_ reason: String, messageID: String?, logger requestLogger: Logger? = nil) async {
+        (requestLogger ?? logger).error("malformed record rejected", metadata: ["reason": "\(reason)", "messageID": "\(messageID ?? "-")"])
         let detail = ScanResultDetail(object: nil, verdict: .error, action: .none, signature: nil,
                                       reasons: ["malformed input: \(reason)"], definitions: nil, durationMs: 0)
         await events.publish(.objectScanFailed, detail)

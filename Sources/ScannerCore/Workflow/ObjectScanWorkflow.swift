@@ -50,10 +50,11 @@ public struct ObjectScanWorkflow: Sendable {
     }
 
     /// Scans one object and returns how it ended; never throws: failures are `ERROR` outcomes.
-    public func process(_ requested: ObjectRef) async -> ObjectOutcome {
+    /// `logger` carries the invocation's metadata (request ID, trace ID) when there is one.
+    public func process(_ requested: ObjectRef, logger requestLogger: Logger? = nil) async -> ObjectOutcome {
         let clock = ContinuousClock()
         let started = clock.now
-        var logger = logger
+        var logger = requestLogger ?? logger
         logger[metadataKey: "bucket"] = "\(requested.bucket)"
         logger[metadataKey: "key"] = "\(requested.key)"
         if let version = requested.versionID { logger[metadataKey: "versionID"] = "\(version)" }
