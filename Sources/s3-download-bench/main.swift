@@ -13,7 +13,7 @@ struct S3DownloadBench: AsyncParsableCommand {
         abstract: "Compare S3 download throughput of AWSClients with the AWS CLI against one endpoint."
     )
 
-    @Option(help: "Object size in MiB.")
+    @Option(name: .customLong("size-mib"), help: "Object size in MiB.")
     var sizeMiB: Int = 1024
 
     @Option(help: "Rounds per client (interleaved).")
