@@ -22,7 +22,7 @@ import Testing
     }
 
     /// Serves one object with HEAD, GET and Range; `fault` may replace any answer.
-    static func objectServer(_ data: Data, checksum: String? = nil,
+    static func objectServer(_ data: Data, checksum: String? = nil, headChecksum: String? = nil,
                              fault: @escaping @Sendable (TestHTTPServer.Request, Int) -> TestHTTPServer.Action? = { _, _ in nil }) async throws -> TestHTTPServer {
         let bytes = ByteBuffer(bytes: data)
         return try await TestHTTPServer { request, index in
@@ -30,6 +30,7 @@ import Testing
             var headers: [(String, String)] = [("ETag", "\"etag-1\""), ("x-amz-version-id", "v1"), ("Last-Modified", "Fri, 24 May 2013 00:00:00 GMT")]
             if request.method == .HEAD {
                 headers.append(("Content-Length", String(data.count)))
+                if let headChecksum { headers.append(("x-amz-checksum-crc32", headChecksum)) }
                 return .respond(status: .ok, headers: headers, body: ByteBuffer())
             }
             if let range = request.headers.first(name: "Range") {
@@ -195,6 +196,30 @@ import Testing
             }
         }
         try await goodServer.shutdown()
+    }
+
+    @Test func rangedDownloadIsCheckedAgainstTheFullObjectChecksum() async throws {
+        let data = testBytes(count: 2 << 20) // 8 ranges
+        for (announced, shouldPass) in [(ChecksumProbe.crc32(data), true), ("AAAAAA==", false)] {
+            let server = try await Self.objectServer(data, headChecksum: announced)
+            try await withHTTPClient { httpClient in
+                try await withTemporaryDirectory { directory in
+                    let s3 = try makeS3(httpClient, server)
+                    let file = "\(directory)/f"
+                    if shouldPass {
+                        let metadata = try await s3.getObject(bucket: "b", key: "k", to: file)
+                        #expect(metadata.checksum == S3Checksum(algorithm: .crc32, value: announced))
+                        #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == data)
+                    } else {
+                        let error = await #expect(throws: AWSClientError.self) { try await s3.getObject(bucket: "b", key: "k", to: file) }
+                        #expect(error?.isChecksumMismatch == true)
+                        #expect(!FileManager.default.fileExists(atPath: file))
+                    }
+                }
+            }
+            #expect(server.received.filter { $0.headers.contains(name: "Range") }.count == 8)
+            try await server.shutdown()
+        }
     }
 
     @Test func eventBridgePartialFailureIsAnError() async throws {
