@@ -31,9 +31,7 @@ struct S3DownloadBench: AsyncParsableCommand {
         guard let endpoint = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] else {
             throw ValidationError("set AWS_ENDPOINT_URL (the benchmark only runs against a local emulator)")
         }
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        let configuration = HTTPClient.Configuration.forAWSClients()
         let httpClient = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
         do {
             try await measure(httpClient: httpClient, settings: settings, endpoint: endpoint)
