@@ -251,6 +251,49 @@ import Testing
         try await server.shutdown()
     }
 
+    @Test func sqsBatchPartialFailureNamesTheHandles() async throws {
+        let server = try await TestHTTPServer { request, _ in
+            let body = #"{"Successful":[{"Id":"m0"}],"Failed":[{"Id":"m1","Code":"ReceiptHandleIsInvalid","Message":"bad handle","SenderFault":true}]}"#
+            return .respond(status: .ok, headers: [("Content-Type", "application/x-amz-json-1.0")], body: ByteBuffer(string: body))
+        }
+        try await withHTTPClient { httpClient in
+            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
+                                                         "AWS_ENDPOINT_URL_SQS": server.endpoint])
+            let sqs = SQSClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            let error = await #expect(throws: SQSBatchError.self) { try await sqs.deleteMessageBatch(queueURL: "q", receiptHandles: ["h0", "h1"]) }
+            #expect(error?.failures == [.init(receiptHandle: "h1", code: "ReceiptHandleIsInvalid", message: "bad handle", senderFault: true)])
+        }
+        let request = try #require(server.received.first)
+        #expect(request.headers.first(name: "X-Amz-Target") == "AmazonSQS.DeleteMessageBatch")
+        #expect(request.headers.first(name: "Content-Type") == "application/x-amz-json-1.0")
+        try await server.shutdown()
+    }
+
+    @Test func requestsAreSignedWithContainerCredentials() async throws {
+        let server = try await TestHTTPServer { request, _ in
+            if request.uri == "/creds" {
+                let body = #"{"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"s","Token":"session-token","Expiration":"2099-01-01T00:00:00Z"}"#
+                return .respond(status: .ok, headers: [], body: ByteBuffer(string: body))
+            }
+            return .respond(status: .ok, headers: [("ETag", "\"e\""), ("Content-Length", "3")], body: ByteBuffer())
+        }
+        try await withHTTPClient { httpClient in
+            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.endpoint)/creds",
+                                                         "AWS_ENDPOINT_URL": server.endpoint])
+            let s3 = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            #expect(try await s3.headObject(bucket: "b", key: "a b").size == 3)
+        }
+        let head = try #require(server.received.last)
+        #expect(head.uri == "/b/a%20b")
+        #expect(head.headers.first(name: "x-amz-security-token") == "session-token")
+        #expect(head.headers.first(name: "x-amz-content-sha256") == SigV4Signer.emptyPayloadHash)
+        let authorization = head.headers.first(name: "Authorization") ?? ""
+        #expect(authorization.hasPrefix("AWS4-HMAC-SHA256 Credential=ASIACONTAINER/"))
+        #expect(authorization.contains("/eu-west-1/s3/aws4_request"))
+        #expect(authorization.contains("x-amz-security-token"))
+        try await server.shutdown()
+    }
+
     @Test func jsonErrorsAreDecoded() async throws {
         let server = try await TestHTTPServer { _, _ in
             .respond(status: .badRequest, headers: [("x-amzn-RequestId", "JSON-REQ"), ("Content-Type", "application/x-amz-json-1.0")],
