@@ -13,7 +13,7 @@ struct S3DownloadBench: AsyncParsableCommand {
         abstract: "Compare S3 download throughput of AWSClients with the AWS CLI against one endpoint."
     )
 
-    @Option(help: "Object size in MiB.")
+    @Option(name: .customLong("size-mib"), help: "Object size in MiB.")
     var sizeMiB: Int = 1024
 
     @Option(help: "Rounds per client (interleaved).")
@@ -31,9 +31,7 @@ struct S3DownloadBench: AsyncParsableCommand {
         guard let endpoint = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] else {
             throw ValidationError("set AWS_ENDPOINT_URL (the benchmark only runs against a local emulator)")
         }
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        let configuration = HTTPClient.Configuration.forAWSClients()
         let httpClient = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
         do {
             try await measure(httpClient: httpClient, settings: settings, endpoint: endpoint)

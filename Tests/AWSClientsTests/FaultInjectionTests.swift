@@ -22,7 +22,7 @@ import Testing
     }
 
     /// Serves one object with HEAD, GET and Range; `fault` may replace any answer.
-    static func objectServer(_ data: Data, checksum: String? = nil,
+    static func objectServer(_ data: Data, checksum: String? = nil, headChecksum: String? = nil,
                              fault: @escaping @Sendable (TestHTTPServer.Request, Int) -> TestHTTPServer.Action? = { _, _ in nil }) async throws -> TestHTTPServer {
         let bytes = ByteBuffer(bytes: data)
         return try await TestHTTPServer { request, index in
@@ -30,6 +30,7 @@ import Testing
             var headers: [(String, String)] = [("ETag", "\"etag-1\""), ("x-amz-version-id", "v1"), ("Last-Modified", "Fri, 24 May 2013 00:00:00 GMT")]
             if request.method == .HEAD {
                 headers.append(("Content-Length", String(data.count)))
+                if let headChecksum { headers.append(("x-amz-checksum-crc32", headChecksum)) }
                 return .respond(status: .ok, headers: headers, body: ByteBuffer())
             }
             if let range = request.headers.first(name: "Range") {
@@ -98,7 +99,11 @@ import Testing
         try await server.shutdown()
     }
 
-    @Test func rangeResetMidBodyResumesWhereItStopped() async throws {
+    /// A range broken off (by RST, or by a clean close short of its length) is resumed after the
+    /// bytes that did arrive. After a clean close all 200,000 bytes were received, so the resume
+    /// point is exact; an RST may drop some in flight.
+    @Test(arguments: [true, false])
+    func rangeBrokenMidBodyResumesWhereItStopped(reset: Bool) async throws {
         let data = testBytes(count: 3 << 20) // 12 ranges of 256 KiB
         let resets = Mutex(0)
         let server = try await Self.objectServer(data) { request, _ in
@@ -106,8 +111,10 @@ import Testing
             guard request.headers.first(name: "Range") == "bytes=1048576-1310719" else { return nil }
             let first = resets.withLock { $0 += 1; return $0 == 1 }
             guard first else { return nil }
-            return .reset(status: .partialContent, headers: [("Content-Range", "bytes 1048576-1310719/\(data.count)"), ("ETag", "\"etag-1\"")],
-                          announced: 262_144, body: ByteBuffer(bytes: data[1_048_576..<(1_048_576 + 200_000)]))
+            let headers = [("Content-Range", "bytes 1048576-1310719/\(data.count)"), ("ETag", "\"etag-1\"")]
+            let partial = ByteBuffer(bytes: data[1_048_576..<(1_048_576 + 200_000)])
+            return reset ? .reset(status: .partialContent, headers: headers, announced: 262_144, body: partial)
+                : .truncate(status: .partialContent, headers: headers, announced: 262_144, body: partial)
         }
         try await withHTTPClient { httpClient in
             try await withTemporaryDirectory { directory in
@@ -122,7 +129,11 @@ import Testing
         let retried = ranges.filter { $0.hasSuffix("-1310719") }
         #expect(retried.count == 2)
         let resumedAt = retried.last.flatMap { Int($0.dropFirst("bytes=".count).split(separator: "-")[0]) } ?? 0
-        #expect(resumedAt >= 1_048_576 && resumedAt <= 1_048_576 + 200_000)
+        if reset {
+            #expect(resumedAt >= 1_048_576 && resumedAt <= 1_048_576 + 200_000)
+        } else {
+            #expect(resumedAt == 1_048_576 + 200_000)
+        }
         #expect(server.received.allSatisfy { $0.method == .HEAD || $0.headers.first(name: "If-Match") == "\"etag-1\"" })
         #expect(server.received.filter { $0.method == .GET }.allSatisfy { $0.uri.contains("versionId=v1") })
         try await server.shutdown()
@@ -197,6 +208,30 @@ import Testing
         try await goodServer.shutdown()
     }
 
+    @Test func rangedDownloadIsCheckedAgainstTheFullObjectChecksum() async throws {
+        let data = testBytes(count: 2 << 20) // 8 ranges
+        for (announced, shouldPass) in [(ChecksumProbe.crc32(data), true), ("AAAAAA==", false)] {
+            let server = try await Self.objectServer(data, headChecksum: announced)
+            try await withHTTPClient { httpClient in
+                try await withTemporaryDirectory { directory in
+                    let s3 = try makeS3(httpClient, server)
+                    let file = "\(directory)/f"
+                    if shouldPass {
+                        let metadata = try await s3.getObject(bucket: "b", key: "k", to: file)
+                        #expect(metadata.checksum == S3Checksum(algorithm: .crc32, value: announced))
+                        #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == data)
+                    } else {
+                        let error = await #expect(throws: AWSClientError.self) { try await s3.getObject(bucket: "b", key: "k", to: file) }
+                        #expect(error?.isChecksumMismatch == true)
+                        #expect(!FileManager.default.fileExists(atPath: file))
+                    }
+                }
+            }
+            #expect(server.received.filter { $0.headers.contains(name: "Range") }.count == 8)
+            try await server.shutdown()
+        }
+    }
+
     @Test func eventBridgePartialFailureIsAnError() async throws {
         let server = try await TestHTTPServer { request, index in
             let entries = (try? JSONSerialization.jsonObject(with: Data(buffer: request.body)) as? [String: Any])?["Entries"] as? [Any] ?? []
@@ -223,6 +258,49 @@ import Testing
         }
         #expect(server.received.count == 2)
         #expect(server.received.allSatisfy { $0.headers.first(name: "X-Amz-Target") == "AWSEvents.PutEvents" })
+        try await server.shutdown()
+    }
+
+    @Test func sqsBatchPartialFailureNamesTheHandles() async throws {
+        let server = try await TestHTTPServer { request, _ in
+            let body = #"{"Successful":[{"Id":"m0"}],"Failed":[{"Id":"m1","Code":"ReceiptHandleIsInvalid","Message":"bad handle","SenderFault":true}]}"#
+            return .respond(status: .ok, headers: [("Content-Type", "application/x-amz-json-1.0")], body: ByteBuffer(string: body))
+        }
+        try await withHTTPClient { httpClient in
+            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
+                                                         "AWS_ENDPOINT_URL_SQS": server.endpoint])
+            let sqs = SQSClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            let error = await #expect(throws: SQSBatchError.self) { try await sqs.deleteMessageBatch(queueURL: "q", receiptHandles: ["h0", "h1"]) }
+            #expect(error?.failures == [.init(receiptHandle: "h1", code: "ReceiptHandleIsInvalid", message: "bad handle", senderFault: true)])
+        }
+        let request = try #require(server.received.first)
+        #expect(request.headers.first(name: "X-Amz-Target") == "AmazonSQS.DeleteMessageBatch")
+        #expect(request.headers.first(name: "Content-Type") == "application/x-amz-json-1.0")
+        try await server.shutdown()
+    }
+
+    @Test func requestsAreSignedWithContainerCredentials() async throws {
+        let server = try await TestHTTPServer { request, _ in
+            if request.uri == "/creds" {
+                let body = #"{"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"s","Token":"session-token","Expiration":"2099-01-01T00:00:00Z"}"#
+                return .respond(status: .ok, headers: [], body: ByteBuffer(string: body))
+            }
+            return .respond(status: .ok, headers: [("ETag", "\"e\""), ("Content-Length", "3")], body: ByteBuffer())
+        }
+        try await withHTTPClient { httpClient in
+            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.endpoint)/creds",
+                                                         "AWS_ENDPOINT_URL": server.endpoint])
+            let s3 = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            #expect(try await s3.headObject(bucket: "b", key: "a b").size == 3)
+        }
+        let head = try #require(server.received.last)
+        #expect(head.uri == "/b/a%20b")
+        #expect(head.headers.first(name: "x-amz-security-token") == "session-token")
+        #expect(head.headers.first(name: "x-amz-content-sha256") == SigV4Signer.emptyPayloadHash)
+        let authorization = head.headers.first(name: "Authorization") ?? ""
+        #expect(authorization.hasPrefix("AWS4-HMAC-SHA256 Credential=ASIACONTAINER/"))
+        #expect(authorization.contains("/eu-west-1/s3/aws4_request"))
+        #expect(authorization.contains("x-amz-security-token"))
         try await server.shutdown()
     }
 

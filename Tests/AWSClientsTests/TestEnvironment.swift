@@ -51,9 +51,7 @@ struct MotoAuthEnvironment {
 
 /// One HTTP client for a test, shut down at the end.
 func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
-    var configuration = HTTPClient.Configuration()
-    configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
-    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+    let configuration = HTTPClient.Configuration.forAWSClients()
     let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
     do {
         let result = try await body(client)

@@ -60,8 +60,15 @@ struct AWSServiceClient: Sendable {
                  accept: Set<UInt> = [], maxBodySize: Int = 64 << 20) async throws -> Response {
         try await retryPolicy.run(onRetry: logRetry) { attempt in
             let request = try await makeRequest(method: method, host: host, path: path, query: query, headers: headers, body: body)
+            let start = ContinuousClock.now
             let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
             let buffer = try await response.body.collect(upTo: maxBodySize)
+            // No headers, paths or bodies in the log: they can name objects and carry signatures.
+            logger.debug("AWS call", metadata: [
+                "service": "\(service)", "method": "\(method.rawValue)", "status": "\(response.status.code)",
+                "requestID": "\(response.headers.first(name: "x-amz-request-id") ?? response.headers.first(name: "x-amzn-RequestId") ?? "")",
+                "attempt": "\(attempt)", "duration": "\(ContinuousClock.now - start)",
+            ])
             try Self.checkLength(of: buffer.readableBytes, headers: response.headers, method: method)
             if (200..<300).contains(response.status.code) || accept.contains(response.status.code) {
                 return Response(status: response.status, headers: response.headers, body: buffer)

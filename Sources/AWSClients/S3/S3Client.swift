@@ -20,7 +20,8 @@ public struct S3Client: Sendable {
     /// - Parameters:
     ///   - settings: Region, endpoint and addressing style.
     ///   - credentialsProvider: Where the signing credentials come from.
-    ///   - httpClient: A shared HTTP client; the caller shuts it down.
+    ///   - httpClient: A shared HTTP client; the caller shuts it down. Build it with
+    ///     `HTTPClient.Configuration.forAWSClients()` so that parallel ranges get their connections.
     ///   - now: The signing clock, injectable for tests.
     public init(settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
                 retryPolicy: RetryPolicy = .default, transferOptions: S3TransferOptions = S3TransferOptions(),

@@ -29,6 +29,10 @@ extension S3Client {
             try file.truncate(to: metadata.size)
             if metadata.size > transferOptions.downloadThreshold {
                 try await downloadRanges(bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size, into: file)
+                if let checksum = metadata.checksum, !checksum.isComposite {
+                    // Ranges arrive out of order: check a full-object checksum by reading the file back.
+                    try await verify(checksum, ofFileAt: path, size: metadata.size, name: "s3://\(bucket)/\(key)")
+                }
             } else {
                 try await downloadWhole(bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size, into: file)
             }
@@ -38,6 +42,25 @@ extension S3Client {
             file.close()
             PositionalFile.remove(path: path)
             throw error
+        }
+    }
+
+    /// Reads a downloaded file back and compares its checksum with the one S3 announced.
+    func verify(_ checksum: S3Checksum, ofFileAt path: String, size: Int64, name: String) async throws {
+        let (reader, fileSize) = try PositionalFile.openForReading(path: path)
+        defer { reader.close() }
+        guard fileSize == size else { throw AWSClientError.incompleteBody("\(name): file has \(fileSize) bytes, expected \(size)") }
+        var computer = ChecksumComputer(checksum.algorithm)
+        var offset: Int64 = 0
+        while offset < size {
+            let count = Int(min(8 << 20, size - offset))
+            let block = try await reader.read(count: count, at: offset)
+            block.withUnsafeReadableBytes { computer.update($0) }
+            offset += Int64(count)
+        }
+        let computed = computer.finalize()
+        guard computed == checksum.value else {
+            throw AWSClientError.checksumMismatch("\(name): \(checksum.algorithm.rawValue) of the download is \(computed), S3 announced \(checksum.value)")
         }
     }
 

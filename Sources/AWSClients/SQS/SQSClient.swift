@@ -27,6 +27,14 @@ public struct SQSBatchError: Error, Sendable, Equatable, CustomStringConvertible
         public var message: String
         /// Whether SQS blames the caller.
         public var senderFault: Bool
+
+        /// Creates a failure record.
+        public init(receiptHandle: String, code: String, message: String, senderFault: Bool) {
+            self.receiptHandle = receiptHandle
+            self.code = code
+            self.message = message
+            self.senderFault = senderFault
+        }
     }
 
     /// The entries that failed.
