@@ -48,7 +48,7 @@ public struct UpdaterService: Sendable {
     public init(environment: [String: String], logger: Logger) throws {
         let configuration = try UpdaterConfiguration(environment: environment)
         let settings = try AWSSettings(environment: environment)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
         store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)

@@ -132,7 +132,7 @@ struct PublishCommand: AsyncParsableCommand {
         } catch let error as ClamAVError {
             throw ValidationError("\(error)")
         }
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         do {
             let store = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
             let target = DefinitionsBucket(store: store, bucket: bucket, prefix: reader.prefix("DEFINITIONS_PREFIX", default: "clamav/"), logger: logger)

@@ -24,7 +24,7 @@ public struct ScannerService: Sendable {
     public init(environment: [String: String], logger: Logger, metrics: MetricsEmitter?, concurrency: Int = 4) throws {
         let configuration = try ScannerConfiguration(environment: environment)
         let settings = try AWSSettings(environment: environment)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
         let store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
