@@ -7,9 +7,10 @@
 #   scripts/terraform-root.sh ROOT plan|apply [TERRAFORM OPTIONS...]
 #   scripts/terraform-root.sh ROOT output [OPTIONS...] [NAME]
 #
-# Image URIs and other values not in the var file come from TF_VAR_* variables
-# (TF_VAR_scanner_image_uri, TF_VAR_updater_image_uri). Only the command's own output
-# goes to stdout (`output -raw NAME` can be captured); everything else to stderr.
+# Options after the command follow the var file, so `-var name=value` overrides it
+# (pass the image URIs that way: TF_VAR_* variables lose against the var file). Only
+# the command's own output goes to stdout (`output -raw NAME` can be captured);
+# everything else to stderr.
 set -euo pipefail
 
 root=${1:?usage: terraform-root.sh ROOT plan|apply|output [OPTIONS...]}

@@ -206,7 +206,7 @@ PYTHON
 }
 
 step_scanner_lambda_invocation() {
-    local image endpoint port api_pid output status
+    local image endpoint port api_pid output container deadline
     image=$(image_name scanner)
     section "scanner: one Lambda invocation (S3 event, moto_server, local Runtime API)"
     if [ "${TEST_SCANNER_LAMBDA:-0}" != 1 ]; then
@@ -237,25 +237,33 @@ PYTHON
         --result "$work/result.json" >"$work/runtime-api.log" 2>&1 &
     api_pid=$!
     pids_to_stop+=("$api_pid")
-    # The scanner serves invocations until it is stopped; the Runtime API server exits
-    # after the first response, and the container is stopped after that (timeout 120 s).
-    podman_run --name s3-clamav-scanner-image-test --detach \
+    # The scanner serves invocations until it is stopped. Wait until the Runtime API
+    # server has the result (it then exits), the container ends, or 120 s pass.
+    container=s3-clamav-scanner-image-test-$$
+    podman_ run --detach --name "$container" "${run_options[@]}" \
         --env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" \
         --env AWS_ENDPOINT_URL="$endpoint" \
         --env AWS_REGION=us-east-1 --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing \
         --env DEFINITIONS_BUCKET=definitions --env EVENT_BUS_NAME=scan-results \
         --env AWS_LAMBDA_FUNCTION_NAME=scanner --env AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048 \
         "$image" >/dev/null
-    status=0
-    timeout 120 tail --pid "$api_pid" -f /dev/null || status=$?
-    output=$(podman_ logs s3-clamav-scanner-image-test 2>&1 || true)
-    podman_ stop --time 5 s3-clamav-scanner-image-test >/dev/null 2>&1 || true
-    if [ "$status" != 0 ] || ! python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if r["kind"] == "response" else 1)' "$work/result.json" 2>/dev/null; then
+    deadline=$((SECONDS + 120))
+    while kill -0 "$api_pid" 2>/dev/null && ((SECONDS < deadline)); do
+        [ "$(podman_ inspect --format '{{.State.Running}}' "$container" 2>/dev/null)" = true ] || break
+        sleep 1
+    done
+    output=$(podman_ logs "$container" 2>&1 || true)
+    podman_ rm --force --time 5 "$container" >/dev/null 2>&1 || true
+    kill "$api_pid" 2>/dev/null || true
+    if ! python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if r["kind"] == "response" else 1)' "$work/result.json" 2>/dev/null; then
+        echo "container output:" >&2
         echo "$output" >&2
+        echo "Runtime API log and result:" >&2
         cat "$work/runtime-api.log" "$work/result.json" >&2 2>/dev/null || true
-        fail "scanner: no successful Lambda response"
+        fail "scanner: no successful Lambda response (container ended or 120 s passed)"
         return 0
     fi
+    pass "Lambda response: $(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["body"])[:200])' "$work/result.json")"
     if aws --endpoint-url "$endpoint" s3api get-object-tagging --bucket uploads --key "dir/clean file.txt" \
         --query "TagSet[?Key=='scan-status'].Value" --output text | grep -qx CLEAN; then
         pass "the invocation tagged s3://uploads/dir/clean file.txt scan-status=CLEAN"

@@ -27,9 +27,11 @@ podman_() {
         --runtime runc "$@"
 }
 
-podman_run() {
-    podman_ run --rm --network host --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 "$@"
-}
+# Options of every container we run: host network (servers on 127.0.0.1 are
+# reachable), explicit limits.
+run_options=(--network host --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+
+podman_run() { podman_ run --rm "${run_options[@]}" "$@"; }
 
 image_name() { echo "$image_repository/$1:$image_tag"; }
 
