@@ -178,3 +178,7 @@ for product in "${products[@]}"; do
     size=$(buildah_ images --format '{{.Size}}' "$image" | head -n 1)
     echo "built $image ($size) in $((SECONDS - started)) s: user $user, entrypoint $entrypoint"
 done
+
+# Images replaced by this build (same name and tag) are now dangling: remove them so
+# that the vfs storage (full copies, no layer sharing) does not grow with every build.
+buildah_ rmi --prune >/dev/null 2>&1 || true
