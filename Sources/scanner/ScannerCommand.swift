@@ -1,9 +1,155 @@
 import ArgumentParser
+import Foundation
+import LambdaRuntime
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import ScannerCore
 
 @main
 struct ScannerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scanner",
-        abstract: "Scans S3 objects and local files for malware with an in-process ClamAV engine."
+        abstract: "Scans S3 objects and local files for malware with an in-process ClamAV engine.",
+        discussion: """
+            With no subcommand inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set), serves invocations. \
+            Configuration comes from the environment (DEFINITIONS_BUCKET, EVENT_BUS_NAME, ...; see the README).
+            """,
+        subcommands: [ScanCommand.self, InvokeCommand.self, WorkerCommand.self]
     )
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["AWS_LAMBDA_RUNTIME_API"] != nil else {
+            throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: outside Lambda, use a subcommand (scan, invoke, worker)")
+        }
+        let logger = Observability.bootstrap(environment)
+        let status = await LambdaRuntime.run(environment: environment, logger: logger) { logger in
+            let service = try ScannerService(environment: environment, logger: logger, metrics: Observability.metrics(environment))
+            // Load the definitions during the init phase, so that the first invocation is fast
+            // and a missing database shows in the logs at once (scans would end in ERROR).
+            _ = await service.definitions.current()
+            return { event, _ in
+                let report = try await service.handle(Data(buffer: event))
+                return ByteBuffer(data: try report.lambdaResponse())
+            }
+        }
+        throw ExitCode(status)
+    }
+}
+
+/// `scanner invoke --event FILE`: one Lambda event against the configured AWS endpoints.
+struct InvokeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "invoke",
+        abstract: "Handle one Lambda event (any accepted input shape) and print the results as JSON.",
+        discussion: "Exit status: 0 when every record succeeded, 1 when any failed (Lambda would retry it)."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The event file, or - for standard input.", valueName: "FILE"))
+    var event: String
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logger = Observability.bootstrap(environment)
+        let payload: Data
+        do {
+            payload = event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: event))
+        } catch {
+            throw ValidationError("cannot read the event file \(event): \(error.localizedDescription)")
+        }
+        let service = try Observability.startUp { try ScannerService(environment: environment, logger: logger, metrics: nil) }
+        let report: InvocationReport
+        var failed = false
+        do {
+            report = try await service.handle(payload)
+            failed = report.failed
+        } catch let error as InvocationFailed {
+            report = error.report
+            failed = true
+        } catch {
+            try await service.shutdown()
+            FileHandle.standardError.write(Data("scanner: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        try await service.shutdown()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        if failed { throw ExitCode(1) }
+    }
+}
+
+/// `scanner worker --queue-url URL`: poll an SQS queue until SIGTERM.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Poll an SQS queue of S3 notifications until SIGTERM or SIGINT, then finish what is in flight."
+    )
+
+    @Option(name: .long, help: "The queue URL.")
+    var queueURL: String
+
+    @Option(name: .long, help: "How many messages are scanned at once.")
+    var concurrency: Int = 4
+
+    @Option(name: .long, help: "Seconds a received message stays invisible; extended while it is scanned.")
+    var visibilityTimeout: Int = 60
+
+    func validate() throws {
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
+        guard (6...43_200).contains(visibilityTimeout) else {
+            throw ValidationError("--visibility-timeout must be between 6 and 43200 seconds, got \(visibilityTimeout)")
+        }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logger = Observability.bootstrap(environment)
+        let service = try Observability.startUp {
+            try ScannerService(environment: environment, logger: logger, metrics: Observability.metrics(environment), concurrency: 1)
+        }
+        let shutdown = ShutdownSignal()
+        let signals = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { Task { await shutdown.trigger() } }
+            source.resume()
+            return source
+        }
+        _ = await service.definitions.current()
+        let worker = SQSWorker(
+            processor: service.processor, sqs: service.sqs, queueURL: queueURL,
+            concurrency: concurrency, visibilityTimeout: visibilityTimeout, logger: logger
+        )
+        await worker.run(until: shutdown)
+        signals.forEach { $0.cancel() }
+        try await service.shutdown()
+    }
+}
+
+/// Logging and metrics set-up shared by the long-running modes.
+enum Observability {
+    /// JSON log lines on standard error at `LOG_LEVEL` (default `info`).
+    static func bootstrap(_ environment: [String: String]) -> Logger {
+        let level = environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, logLevel: level) }
+        return Logger(label: "scanner")
+    }
+
+    /// EMF metrics on standard output, with the function name as a dimension inside Lambda.
+    static func metrics(_ environment: [String: String]) -> MetricsEmitter {
+        let function = environment["AWS_LAMBDA_FUNCTION_NAME"] ?? "scanner-worker"
+        return MetricsEmitter(namespace: ScanMetrics.namespace, defaultDimensions: ["FunctionName": function])
+    }
+
+    /// Builds the service, turning a configuration error into a message naming the variable.
+    static func startUp(_ make: () throws -> ScannerService) throws -> ScannerService {
+        do {
+            return try make()
+        } catch {
+            FileHandle.standardError.write(Data("scanner: configuration: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
 }

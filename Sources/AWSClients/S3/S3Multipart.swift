@@ -1,0 +1,93 @@
+import AWSSigV4
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+extension S3Client {
+    /// PutObject from a file: one PUT up to ``S3TransferOptions/uploadThreshold``, a multipart
+    /// upload with parallel parts above it (aborted if any part fails for good).
+    /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
+    @discardableResult
+    public func putObject(bucket: String, key: String, fileAt path: String, contentType: String? = nil, tags: [S3Tag] = []) async throws -> S3WriteResult {
+        let (file, size) = try PositionalFile.openForReading(path: path)
+        defer { file.close() }
+        if size <= transferOptions.uploadThreshold {
+            let body = try await file.read(count: Int(size), at: 0)
+            return try await putObject(bucket: bucket, key: key, body: body, contentType: contentType, tags: tags)
+        }
+        // S3 allows at most 10,000 parts of at most 5 GiB.
+        let partSize = max(transferOptions.uploadPartSize, (size + 9_999) / 10_000)
+        let uploadID = try await createMultipartUpload(bucket: bucket, key: key, contentType: contentType, tags: tags)
+        do {
+            let partCount = Int((size + partSize - 1) / partSize)
+            var eTags = [String](repeating: "", count: partCount)
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var next = 0
+                func addPart(_ index: Int) {
+                    group.addTask {
+                        let offset = Int64(index) * partSize
+                        let length = Int(min(partSize, size - offset))
+                        let body = try await file.read(count: length, at: offset)
+                        let eTag = try await self.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: index + 1, body: body)
+                        return (index, eTag)
+                    }
+                }
+                while next < min(transferOptions.uploadConcurrency, partCount) {
+                    addPart(next)
+                    next += 1
+                }
+                while let (index, eTag) = try await group.next() {
+                    eTags[index] = eTag
+                    if next < partCount {
+                        addPart(next)
+                        next += 1
+                    }
+                }
+            }
+            return try await completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID, eTags: eTags)
+        } catch {
+            try? await abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID)
+            throw error
+        }
+    }
+
+    /// CreateMultipartUpload; returns the upload ID.
+    func createMultipartUpload(bucket: String, key: String, contentType: String?, tags: [S3Tag]) async throws -> String {
+        let (host, path) = location(bucket: bucket, key: key)
+        var headers: [(name: String, value: String)] = [(name: "Content-Type", value: contentType ?? "application/octet-stream")]
+        if !tags.isEmpty { headers.append((name: "x-amz-tagging", value: Self.taggingHeader(tags))) }
+        let response = try await core.execute(method: .POST, host: host, path: path, query: [(name: "uploads", value: "")], headers: headers)
+        guard let uploadID = try XMLNode.parse(response.body.readableBytesView).string("UploadId"), !uploadID.isEmpty else {
+            throw AWSClientError.invalidResponse("CreateMultipartUpload answered no UploadId")
+        }
+        return uploadID
+    }
+
+    /// UploadPart; returns the part's entity tag.
+    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, body: ByteBuffer) async throws -> String {
+        let (host, path) = location(bucket: bucket, key: key)
+        let response = try await core.execute(method: .PUT, host: host, path: path,
+                                              query: [(name: "partNumber", value: String(partNumber)), (name: "uploadId", value: uploadID)],
+                                              body: body)
+        guard let eTag = response.headers.first(name: "ETag") else { throw AWSClientError.invalidResponse("UploadPart answered no ETag") }
+        return eTag
+    }
+
+    /// CompleteMultipartUpload, which may fail inside a 200 response.
+    func completeMultipartUpload(bucket: String, key: String, uploadID: String, eTags: [String]) async throws -> S3WriteResult {
+        let (host, path) = location(bucket: bucket, key: key)
+        let xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            + eTags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(XMLNode.escape($0.element))</ETag></Part>" }.joined()
+            + "</CompleteMultipartUpload>"
+        let response = try await core.execute(method: .POST, host: host, path: path, query: [(name: "uploadId", value: uploadID)],
+                                              headers: [(name: "Content-Type", value: "application/xml")], body: ByteBuffer(string: xml))
+        let root = try Self.parseResultOrError(response)
+        return S3WriteResult(eTag: Self.unquoted(root.string("ETag")), versionID: response.headers.first(name: "x-amz-version-id"))
+    }
+
+    /// AbortMultipartUpload, so that failed uploads leave no billed parts behind.
+    func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {
+        let (host, path) = location(bucket: bucket, key: key)
+        _ = try await core.execute(method: .DELETE, host: host, path: path, query: [(name: "uploadId", value: uploadID)])
+    }
+}

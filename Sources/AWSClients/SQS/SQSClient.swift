@@ -1,0 +1,181 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+
+/// A message received from SQS.
+public struct SQSMessage: Sendable, Equatable {
+    /// The message ID.
+    public var messageID: String
+    /// The receipt handle, needed to delete the message or change its visibility.
+    public var receiptHandle: String
+    /// The body.
+    public var body: String
+    /// System attributes (`ApproximateReceiveCount`, `SentTimestamp`, ...).
+    public var attributes: [String: String]
+}
+
+/// Entries of a batch call that SQS refused.
+public struct SQSBatchError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// One refused entry.
+    public struct Failure: Sendable, Equatable {
+        /// The receipt handle of the entry.
+        public var receiptHandle: String
+        /// SQS's error code, e.g. `ReceiptHandleIsInvalid`.
+        public var code: String
+        /// SQS's message.
+        public var message: String
+        /// Whether SQS blames the caller.
+        public var senderFault: Bool
+    }
+
+    /// The entries that failed.
+    public var failures: [Failure]
+
+    /// A summary naming the codes.
+    public var description: String {
+        "SQS batch failed for \(failures.count) entries: " + failures.map { "\($0.code): \($0.message)" }.joined(separator: "; ")
+    }
+}
+
+/// An SQS client (JSON protocol) for the worker's polling loop.
+public struct SQSClient: Sendable {
+    let core: AWSServiceClient
+
+    /// Creates a client.
+    public init(settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
+                retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.sqs"),
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        core = AWSServiceClient(httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
+                                service: "sqs", endpoint: settings.sqsEndpoint, retryPolicy: retryPolicy,
+                                logger: logger, now: now, timeout: .seconds(30))
+    }
+
+    private struct ReceiveInput: Encodable {
+        var QueueUrl: String
+        var MaxNumberOfMessages: Int
+        var WaitTimeSeconds: Int
+        var VisibilityTimeout: Int?
+        var MessageSystemAttributeNames: [String]
+        var AttributeNames: [String]
+    }
+
+    private struct ReceiveOutput: Decodable {
+        struct Message: Decodable {
+            var MessageId: String
+            var ReceiptHandle: String
+            var Body: String
+            var MD5OfBody: String?
+            var Attributes: [String: String]?
+        }
+        var Messages: [Message]?
+    }
+
+    /// ReceiveMessage with long polling: waits up to `waitTimeSeconds` (at most 20) for up to
+    /// `maxMessages` (at most 10) messages. Bodies are checked against `MD5OfBody`.
+    public func receiveMessages(queueURL: String, maxMessages: Int = 10, waitTimeSeconds: Int = 20,
+                                visibilityTimeout: Int? = nil) async throws -> [SQSMessage] {
+        guard (1...10).contains(maxMessages) else { throw AWSClientError.invalidArgument("maxMessages must be 1...10, got \(maxMessages)") }
+        guard (0...20).contains(waitTimeSeconds) else { throw AWSClientError.invalidArgument("waitTimeSeconds must be 0...20, got \(waitTimeSeconds)") }
+        let input = ReceiveInput(QueueUrl: queueURL, MaxNumberOfMessages: maxMessages, WaitTimeSeconds: waitTimeSeconds,
+                                 VisibilityTimeout: visibilityTimeout, MessageSystemAttributeNames: ["All"], AttributeNames: ["All"])
+        // The call lasts as long as the poll: give it the wait plus a margin.
+        let output = try await core.callJSON(target: "AmazonSQS.ReceiveMessage", jsonVersion: "1.0", input: input,
+                                             as: ReceiveOutput.self, timeout: .seconds(Int64(waitTimeSeconds) + 15))
+        return try (output.Messages ?? []).map { message in
+            if let md5 = message.MD5OfBody {
+                let computed = Insecure.MD5.hash(data: Data(message.Body.utf8)).map { String(format: "%02x", $0) }.joined()
+                guard computed == md5.lowercased() else {
+                    throw AWSClientError.checksumMismatch("SQS message \(message.MessageId): MD5 of the body is \(computed), SQS announced \(md5)")
+                }
+            }
+            return SQSMessage(messageID: message.MessageId, receiptHandle: message.ReceiptHandle, body: message.Body,
+                              attributes: message.Attributes ?? [:])
+        }
+    }
+
+    private struct DeleteInput: Encodable {
+        var QueueUrl: String
+        var ReceiptHandle: String
+    }
+
+    /// DeleteMessage: acknowledges one message.
+    public func deleteMessage(queueURL: String, receiptHandle: String) async throws {
+        _ = try await core.callJSON(target: "AmazonSQS.DeleteMessage", jsonVersion: "1.0",
+                                    input: DeleteInput(QueueUrl: queueURL, ReceiptHandle: receiptHandle), as: EmptyJSON.self)
+    }
+
+    private struct DeleteBatchInput: Encodable {
+        struct Entry: Encodable {
+            var Id: String
+            var ReceiptHandle: String
+        }
+        var QueueUrl: String
+        var Entries: [Entry]
+    }
+
+    private struct BatchOutput: Decodable {
+        struct Failed: Decodable {
+            var Id: String
+            var Code: String
+            var Message: String?
+            var SenderFault: Bool?
+        }
+        var Failed: [Failed]?
+    }
+
+    /// DeleteMessageBatch for any number of receipt handles, 10 per call.
+    ///
+    /// - Throws: ``SQSBatchError`` naming every handle that was not deleted.
+    public func deleteMessageBatch(queueURL: String, receiptHandles: [String]) async throws {
+        var failures: [SQSBatchError.Failure] = []
+        for start in stride(from: 0, to: receiptHandles.count, by: 10) {
+            let chunk = Array(receiptHandles[start..<min(start + 10, receiptHandles.count)])
+            let entries = chunk.enumerated().map { DeleteBatchInput.Entry(Id: "m\($0.offset)", ReceiptHandle: $0.element) }
+            let output = try await core.callJSON(target: "AmazonSQS.DeleteMessageBatch", jsonVersion: "1.0",
+                                                 input: DeleteBatchInput(QueueUrl: queueURL, Entries: entries), as: BatchOutput.self)
+            for failed in output.Failed ?? [] {
+                let index = Int(failed.Id.dropFirst()) ?? 0
+                failures.append(.init(receiptHandle: chunk[min(index, chunk.count - 1)], code: failed.Code,
+                                      message: failed.Message ?? "", senderFault: failed.SenderFault ?? false))
+            }
+        }
+        if !failures.isEmpty { throw SQSBatchError(failures: failures) }
+    }
+
+    private struct VisibilityInput: Encodable {
+        var QueueUrl: String
+        var ReceiptHandle: String
+        var VisibilityTimeout: Int
+    }
+
+    /// ChangeMessageVisibility: extends (or ends, with 0) the time a message stays hidden.
+    public func changeMessageVisibility(queueURL: String, receiptHandle: String, visibilityTimeout: Int) async throws {
+        _ = try await core.callJSON(target: "AmazonSQS.ChangeMessageVisibility", jsonVersion: "1.0",
+                                    input: VisibilityInput(QueueUrl: queueURL, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityTimeout),
+                                    as: EmptyJSON.self)
+    }
+}
+
+extension SQSClient {
+    private struct CreateQueueInput: Encodable { var QueueName: String }
+    private struct CreateQueueOutput: Decodable { var QueueUrl: String }
+    private struct SendInput: Encodable {
+        var QueueUrl: String
+        var MessageBody: String
+    }
+    private struct SendOutput: Decodable { var MessageId: String }
+
+    /// CreateQueue (standard queue, default attributes); returns the queue URL.
+    public func createQueue(name: String) async throws -> String {
+        try await core.callJSON(target: "AmazonSQS.CreateQueue", jsonVersion: "1.0", input: CreateQueueInput(QueueName: name),
+                                as: CreateQueueOutput.self).QueueUrl
+    }
+
+    /// SendMessage; returns the message ID.
+    @discardableResult
+    public func sendMessage(queueURL: String, body: String) async throws -> String {
+        try await core.callJSON(target: "AmazonSQS.SendMessage", jsonVersion: "1.0", input: SendInput(QueueUrl: queueURL, MessageBody: body),
+                                as: SendOutput.self).MessageId
+    }
+}

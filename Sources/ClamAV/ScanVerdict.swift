@@ -1,0 +1,56 @@
+/// The verdict every scanned object ends in (DESIGN.md, "Verdicts and tags").
+public enum ScanVerdict: String, Sendable, Codable, CaseIterable {
+    /// Scanned completely, nothing found.
+    case clean = "CLEAN"
+    /// A signature matched.
+    case infected = "INFECTED"
+    /// Not scanned completely: a limit was exceeded or the content is encrypted. Never clean.
+    case unscannable = "UNSCANNABLE"
+    /// The scan failed (download, engine, definitions).
+    case error = "ERROR"
+}
+
+/// The outcome of scanning one file.
+public struct ScanResult: Sendable, Equatable {
+    /// The verdict.
+    public let verdict: ScanVerdict
+    /// The name of the matching signature (for an unscannable file, the heuristic that fired).
+    public let signature: String?
+    /// Why a file is unscannable or failed; `nil` for clean and infected files.
+    public let reason: String?
+
+    /// Creates a result.
+    public init(verdict: ScanVerdict, signature: String? = nil, reason: String? = nil) {
+        self.verdict = verdict
+        self.signature = signature
+        self.reason = reason
+    }
+
+    /// Classifies the detections libclamav reported for one file.
+    ///
+    /// libclamav reports limit and encryption heuristics as detections named
+    /// `Heuristics.Limits.Exceeded.*` and `Heuristics.Encrypted.*`. A real signature wins
+    /// over them; when only those fired, the file is unscannable, with a reason that says
+    /// which limit or which kind of encrypted content. A detection without a name (seen with
+    /// the size-limit alert) is unscannable too: something alerted, but nothing names a threat.
+    public static func classify(detections: [String]) -> ScanResult {
+        if let threat = detections.first(where: { !isLimit($0) && !isEncryption($0) }) {
+            return ScanResult(verdict: .infected, signature: threat)
+        }
+        if let limit = detections.first(where: isLimit) {
+            let which = limit.dropFirst(limitPrefix.count)
+            return ScanResult(verdict: .unscannable, signature: limit, reason: "scan limit exceeded: \(which)")
+        }
+        if let encrypted = detections.first(where: isEncryption) {
+            let which = encrypted.dropFirst(encryptionPrefix.count)
+            return ScanResult(verdict: .unscannable, signature: encrypted, reason: "encrypted content: \(which)")
+        }
+        return ScanResult(verdict: .unscannable, reason: "libclamav reported a detection without a name")
+    }
+
+    private static let limitPrefix = "Heuristics.Limits.Exceeded."
+    private static let encryptionPrefix = "Heuristics.Encrypted."
+
+    private static func isLimit(_ name: String) -> Bool { name.hasPrefix(limitPrefix) }
+    private static func isEncryption(_ name: String) -> Bool { name.hasPrefix(encryptionPrefix) }
+}

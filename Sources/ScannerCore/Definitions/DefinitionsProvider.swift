@@ -1,0 +1,188 @@
+import AWSClients
+import ClamAV
+import Foundation
+import Logging
+import ServiceSupport
+
+/// A loaded database: the compiled engine and the manifest it came from.
+public struct LoadedDefinitions: Sendable {
+    /// The compiled engine.
+    public let engine: ClamAVEngine
+    /// The manifest whose files were loaded.
+    public let manifest: DefinitionsManifest
+    /// The local folder holding the files.
+    let directory: String
+}
+
+/// Keeps the scanner's engine in step with `manifest.json` in the definitions bucket.
+///
+/// The manifest is fetched with a conditional GET at most every `DEFINITIONS_CHECK_INTERVAL`
+/// (and on every call while no database is loaded). When it changed, the listed files are
+/// downloaded into a new folder (unchanged files are reused from the current one), each is
+/// checked against its SHA-256 and size, and a new engine is compiled while the old one keeps
+/// serving; then the two are swapped. A database that fails keeps the old engine and publishes
+/// `Definitions Update Failed`. A database older than `MAX_DEFINITIONS_AGE` publishes
+/// `Definitions Stale`, at most once an hour.
+public actor DefinitionsProvider {
+    private let configuration: ScannerConfiguration
+    private let store: any ObjectStore
+    private let events: ScanEvents
+    private let metrics: ScanMetrics
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    private var loaded: LoadedDefinitions?
+    private var manifestETag: String?
+    private var lastCheck: Date?
+    private var refreshing: Task<Void, Never>?
+    private var lastFailure: String?
+    private var lastStaleNotice: Date?
+    private var generation = 0
+
+    /// Creates a provider; nothing is loaded until the first call to ``current()``.
+    public init(
+        configuration: ScannerConfiguration,
+        store: any ObjectStore,
+        events: ScanEvents,
+        metrics: ScanMetrics,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.events = events
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+    }
+
+    /// The database to scan with, after a manifest check when one is due; `nil` when no usable
+    /// database has ever been loaded.
+    public func current() async -> LoadedDefinitions? {
+        let due = lastCheck.map { now().timeIntervalSince($0) >= Double(configuration.definitionsCheckInterval) } ?? true
+        if loaded == nil || due {
+            await refresh()
+        }
+        return loaded
+    }
+
+    /// Checks the manifest now; concurrent callers share one check.
+    public func refresh() async {
+        if let refreshing {
+            await refreshing.value
+            return
+        }
+        let task = Task { await self.check() }
+        refreshing = task
+        await task.value
+        refreshing = nil
+    }
+
+    /// The key of an object under the definitions prefix.
+    private func key(_ name: String) -> String { configuration.definitionsPrefix + name }
+
+    private func check() async {
+        lastCheck = now()
+        let manifestKey = key("manifest.json")
+        do {
+            let result = try await store.getObject(
+                bucket: configuration.definitionsBucket, key: manifestKey, versionID: nil,
+                ifNoneMatch: loaded == nil ? nil : manifestETag, maxSize: 4 << 20
+            )
+            if case .modified(let data, let metadata) = result {
+                let manifest = try DefinitionsManifest.decode(data)
+                if manifest != loaded?.manifest {
+                    try await load(manifest)
+                }
+                manifestETag = metadata.eTag
+                lastFailure = nil
+            }
+        } catch {
+            let problem = (error as? AWSError).map { $0.isNotFound ? "s3://\(configuration.definitionsBucket)/\(manifestKey) does not exist" : "\($0)" } ?? "\(error)"
+            logger.error("cannot load the definitions", metadata: [
+                "problem": "\(problem)", "keeping": "\(loaded?.manifest.version ?? "nothing: every scan ends in ERROR")",
+            ])
+            if problem != lastFailure {
+                lastFailure = problem
+                await events.publish(.definitionsUpdateFailed, DefinitionsFailureDetail(
+                    component: "scanner", reason: "LOAD_FAILED", message: problem, activeVersion: loaded?.manifest.version
+                ))
+            }
+        }
+        await reportAge()
+    }
+
+    private func load(_ manifest: DefinitionsManifest) async throws {
+        generation += 1
+        let root = (configuration.workDirectory as NSString).appendingPathComponent("s3-clamav-scanner-definitions")
+        let directory = (root as NSString).appendingPathComponent("\(ProcessInfo.processInfo.processIdentifier)-\(generation)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do {
+            for file in manifest.files {
+                try await fetch(file, into: directory)
+            }
+            let engine = try await ClamAVEngine.load(
+                databaseDirectory: directory,
+                options: EngineOptions(limits: configuration.limits, temporaryDirectory: configuration.workDirectory)
+            )
+            let previous = loaded
+            loaded = LoadedDefinitions(engine: engine, manifest: manifest, directory: directory)
+            if let previous { try? FileManager.default.removeItem(atPath: previous.directory) }
+            logger.notice("definitions loaded", metadata: [
+                "definitions": "\(manifest.version)", "signatures": "\(engine.database.signatureCount)",
+                "previous": "\(previous?.manifest.version ?? "none")",
+            ])
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    /// Puts one listed file into `directory`: a hard link to the current copy when its hash is
+    /// unchanged, else a download checked against the manifest's size and SHA-256.
+    private func fetch(_ file: DefinitionsManifest.File, into directory: String) async throws {
+        let destination = (directory as NSString).appendingPathComponent(file.name)
+        if let loaded, loaded.manifest.files.contains(file) {
+            let existing = (loaded.directory as NSString).appendingPathComponent(file.name)
+            if (try? FileManager.default.linkItem(atPath: existing, toPath: destination)) != nil { return }
+        }
+        _ = try await store.getObject(
+            bucket: configuration.definitionsBucket, key: key(file.name), versionID: nil, ifMatch: nil, to: destination
+        )
+        let size = (try FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value
+        let hash = try DefinitionsManifest.sha256(ofFileAt: destination)
+        guard size == file.size, hash == file.sha256 else {
+            throw ManifestError("\(file.name) does not match manifest.json (size \(size.map(String.init) ?? "?") for \(file.size), SHA-256 \(hash) for \(file.sha256))")
+        }
+    }
+
+    private func reportAge() async {
+        guard let manifest = loaded?.manifest else { return }
+        let ageHours = now().timeIntervalSince(manifest.effectiveDatabaseTime) / 3600
+        metrics.record(definitionsAgeHours: ageHours)
+        guard ageHours > Double(configuration.maxDefinitionsAgeHours) else { return }
+        if let lastStaleNotice, now().timeIntervalSince(lastStaleNotice) < 3600 { return }
+        lastStaleNotice = now()
+        logger.warning("definitions are stale", metadata: ["definitions": "\(manifest.version)", "ageHours": "\(Int(ageHours))"])
+        await events.publish(.definitionsStale, DefinitionsStaleDetail(
+            version: manifest.version, databaseTime: manifest.effectiveDatabaseTime,
+            ageHours: Int(ageHours), maxAgeHours: configuration.maxDefinitionsAgeHours
+        ))
+    }
+}
+
+/// The detail of `Definitions Update Failed` when the scanner cannot use a database.
+struct DefinitionsFailureDetail: Encodable {
+    let component: String
+    let reason: String
+    let message: String
+    let activeVersion: String?
+}
+
+/// The detail of `Definitions Stale`.
+struct DefinitionsStaleDetail: Encodable {
+    let version: String
+    let databaseTime: Date
+    let ageHours: Int
+    let maxAgeHours: Int
+}

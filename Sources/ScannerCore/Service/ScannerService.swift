@@ -1,0 +1,96 @@
+import AWSClients
+import AsyncHTTPClient
+import Foundation
+import LambdaRuntime
+import Logging
+
+/// The scanner's parts wired together from the environment: one HTTP client, the AWS
+/// clients, the definitions provider, the workflow and the event processor.
+public struct ScannerService: Sendable {
+    /// The configuration read at start-up.
+    public let configuration: ScannerConfiguration
+    /// Runs events through the workflow.
+    public let processor: InvocationProcessor
+    /// Keeps the engine in step with the definitions bucket.
+    public let definitions: DefinitionsProvider
+    /// The SQS client, for the worker.
+    public let sqs: SQSClient
+    /// The shared HTTP client; ``shutdown()`` closes it.
+    let httpClient: HTTPClient
+    let logger: Logger
+
+    /// Reads the configuration and builds every part; throws an error naming the variable
+    /// when one is missing or malformed.
+    public init(environment: [String: String], logger: Logger, metrics: MetricsEmitter?, concurrency: Int = 4) throws {
+        let configuration = try ScannerConfiguration(environment: environment)
+        let settings = try AWSSettings(environment: environment)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
+        let store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        let eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        let events = ScanEvents(busName: configuration.eventBusName, publisher: eventBridge, logger: logger)
+        let scanMetrics = ScanMetrics(emitter: metrics)
+        let definitions = DefinitionsProvider(
+            configuration: configuration, store: store, events: events, metrics: scanMetrics, logger: logger
+        )
+        let workflow = ObjectScanWorkflow(
+            configuration: configuration, store: store, definitions: definitions, events: events, metrics: scanMetrics, logger: logger
+        )
+        self.configuration = configuration
+        self.definitions = definitions
+        self.processor = InvocationProcessor(workflow: workflow, events: events, logger: logger, concurrency: concurrency)
+        self.sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    /// Handles one Lambda event payload: the SQS partial batch response for SQS events, the
+    /// report otherwise. Throws (so that Lambda retries) when a direct event had a failure;
+    /// the report is still returned through the error.
+    public func handle(_ payload: Data) async throws -> InvocationReport {
+        let event: InvocationEvent
+        do {
+            event = try InvocationEvent.decode(payload)
+        } catch let error as EventShapeError {
+            await processor.reject(error.description, messageID: nil)
+            throw error
+        }
+        let report = await processor.process(event)
+        if report.failed && !report.isSQSBatch {
+            throw InvocationFailed(report: report)
+        }
+        return report
+    }
+
+    /// Closes the HTTP client.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+}
+
+/// A direct event in which some record failed: Lambda retries the invocation, and its
+/// on-failure destination receives the event when the retries are exhausted.
+public struct InvocationFailed: Error, CustomStringConvertible {
+    /// What happened to every record.
+    public let report: InvocationReport
+
+    public var description: String {
+        let failed = report.units.filter(\.failed)
+        let reasons = failed.flatMap { $0.rejected + $0.objects.filter { $0.verdict == "ERROR" }.flatMap(\.reasons) }
+        return "\(failed.count) of \(report.units.count) records failed: \(reasons.joined(separator: "; "))"
+    }
+}
+
+extension InvocationReport {
+    /// The Lambda response: `{"batchItemFailures":[...]}` for SQS events, else the report.
+    public func lambdaResponse() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if isSQSBatch {
+            struct Failure: Encodable { let itemIdentifier: String }
+            struct Response: Encodable { let batchItemFailures: [Failure] }
+            return try encoder.encode(Response(batchItemFailures: batchItemFailures.map(Failure.init)))
+        }
+        return try encoder.encode(self)
+    }
+}

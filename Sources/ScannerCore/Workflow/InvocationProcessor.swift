@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import ServiceSupport
+
+/// The outcome of one unit of work (an SQS message, or one record of a direct event).
+public struct UnitReport: Sendable, Encodable {
+    /// The SQS message ID, when the unit is a message.
+    public let messageID: String?
+    /// The objects scanned or skipped.
+    public let objects: [ObjectReport]
+    /// Records that were ignored (test events, non-creation events) and why.
+    public let ignored: [String]
+    /// Records that could not be used and why.
+    public let rejected: [String]
+
+    /// Whether the unit must be retried: a malformed record or a scan that ended in `ERROR`.
+    public var failed: Bool { !rejected.isEmpty || objects.contains { $0.verdict == "ERROR" } }
+}
+
+/// One object's outcome, as `scanner invoke` prints it.
+public struct ObjectReport: Sendable, Encodable {
+    public let bucket: String
+    public let key: String
+    public let versionID: String?
+    public let verdict: String?
+    public let action: String
+    public let signature: String?
+    public let reasons: [String]
+    public let skipped: Bool
+
+    init(_ outcome: ObjectOutcome) {
+        bucket = outcome.object.bucket
+        key = outcome.object.key
+        versionID = outcome.object.versionID
+        verdict = outcome.verdict?.rawValue
+        action = outcome.action.rawValue
+        signature = outcome.signature
+        reasons = outcome.reasons
+        skipped = outcome.skipped != nil
+    }
+}
+
+/// The outcome of a whole event.
+public struct InvocationReport: Sendable, Encodable {
+    /// Every unit, in event order.
+    public let units: [UnitReport]
+    /// Whether the event came from SQS.
+    public let isSQSBatch: Bool
+
+    /// Whether any unit failed.
+    public var failed: Bool { units.contains(where: \.failed) }
+
+    /// The SQS partial batch response: only the failed messages return to the queue
+    /// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
+    public var batchItemFailures: [String] { units.filter(\.failed).compactMap(\.messageID) }
+}
+
+/// Runs every record of an event through the workflow, a few objects at a time, so that one
+/// bad record never hides the others.
+public struct InvocationProcessor: Sendable {
+    let workflow: ObjectScanWorkflow
+    let events: ScanEvents
+    let logger: Logger
+    let concurrency: Int
+
+    /// Creates a processor scanning up to `concurrency` objects at once.
+    public init(workflow: ObjectScanWorkflow, events: ScanEvents, logger: Logger, concurrency: Int = 4) {
+        self.workflow = workflow
+        self.events = events
+        self.logger = logger
+        self.concurrency = max(1, concurrency)
+    }
+
+    /// Processes a decoded event.
+    public func process(_ event: InvocationEvent) async -> InvocationReport {
+        let units = await withTaskGroup(of: (Int, UnitReport).self) { group in
+            var reports: [Int: UnitReport] = [:]
+            var next = 0
+            for _ in 0..<min(concurrency, event.units.count) {
+                let index = next
+                group.addTask { (index, await process(event.units[index])) }
+                next += 1
+            }
+            for await (index, report) in group {
+                reports[index] = report
+                if next < event.units.count {
+                    let index = next
+                    group.addTask { (index, await process(event.units[index])) }
+                    next += 1
+                }
+            }
+            return event.units.indices.compactMap { reports[$0] }
+        }
+        return InvocationReport(units: units, isSQSBatch: event.isSQSBatch)
+    }
+
+    /// Processes one unit of work (also the worker's path for one SQS message).
+    public func process(_ unit: WorkUnit) async -> UnitReport {
+        var objects: [ObjectReport] = []
+        var ignored: [String] = []
+        var rejected: [String] = []
+        for item in unit.items {
+            switch item {
+            case .object(let object):
+                objects.append(ObjectReport(await workflow.process(object)))
+            case .ignored(let reason):
+                logger.info("record ignored", metadata: ["reason": "\(reason)", "messageID": "\(unit.messageID ?? "-")"])
+                ignored.append(reason)
+            case .malformed(let reason):
+                await reject(reason, messageID: unit.messageID)
+                rejected.append(reason)
+            }
+        }
+        return UnitReport(messageID: unit.messageID, objects: objects, ignored: ignored, rejected: rejected)
+    }
+
+    /// Logs and publishes a record (or a whole event) that cannot be used.
+    public func reject(_ reason: String, messageID: String?) async {
+        logger.error("malformed record rejected", metadata: ["reason": "\(reason)", "messageID": "\(messageID ?? "-")"])
+        let detail = ScanResultDetail(object: nil, verdict: .error, action: .none, signature: nil,
+                                      reasons: ["malformed input: \(reason)"], definitions: nil, durationMs: 0)
+        await events.publish(.objectScanFailed, detail)
+    }
+}

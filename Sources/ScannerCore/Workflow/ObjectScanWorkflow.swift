@@ -1,0 +1,267 @@
+import AWSClients
+import ClamAV
+import Foundation
+import Logging
+import ServiceSupport
+
+/// How one object ended.
+public struct ObjectOutcome: Sendable, Equatable {
+    /// The object as the event named it, completed with the version and ETag that were scanned.
+    public let object: ObjectRef
+    /// The verdict; `nil` when the object was skipped.
+    public let verdict: ScanVerdict?
+    /// What was done.
+    public let action: ScanAction
+    /// The signature that matched (or the heuristic that made it unscannable).
+    public let signature: String?
+    /// Why the object is unscannable, failed or skipped.
+    public let reasons: [String]
+    /// Why the object was skipped (deleted or replaced meanwhile, already scanned).
+    public let skipped: String?
+
+    /// Whether the unit of work that holds this object must be retried.
+    public var failed: Bool { verdict == .error }
+
+    static func skip(_ object: ObjectRef, _ why: String) -> ObjectOutcome {
+        ObjectOutcome(object: object, verdict: nil, action: .none, signature: nil, reasons: [why], skipped: why)
+    }
+}
+
+/// Scans one object version: head, download, scan, act, publish (DESIGN.md, "Verdicts and tags").
+public struct ObjectScanWorkflow: Sendable {
+    let configuration: ScannerConfiguration
+    let store: any ObjectStore
+    let definitions: DefinitionsProvider
+    let events: ScanEvents
+    let metrics: ScanMetrics
+    let logger: Logger
+
+    /// Creates the workflow.
+    public init(
+        configuration: ScannerConfiguration, store: any ObjectStore, definitions: DefinitionsProvider,
+        events: ScanEvents, metrics: ScanMetrics, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.definitions = definitions
+        self.events = events
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Scans one object and returns how it ended; never throws: failures are `ERROR` outcomes.
+    public func process(_ requested: ObjectRef) async -> ObjectOutcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var logger = logger
+        logger[metadataKey: "bucket"] = "\(requested.bucket)"
+        logger[metadataKey: "key"] = "\(requested.key)"
+        if let version = requested.versionID { logger[metadataKey: "versionID"] = "\(version)" }
+
+        let outcome: ObjectOutcome
+        var loadedVersion: DefinitionsManifest?
+        do {
+            let (result, manifest) = try await scanAndAct(requested, logger: logger)
+            outcome = result
+            loadedVersion = manifest
+        } catch let failure as ScanFailure {
+            outcome = await fail(failure.object ?? requested, failure.reason, logger: logger)
+            loadedVersion = failure.manifest
+        } catch {
+            outcome = await fail(requested, "\(error)", logger: logger)
+        }
+
+        let elapsed = started.duration(to: clock.now)
+        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        await report(outcome, manifest: loadedVersion, milliseconds: milliseconds, logger: logger)
+        return outcome
+    }
+
+    private struct ScanFailure: Error {
+        let object: ObjectRef?
+        let reason: String
+        let manifest: DefinitionsManifest?
+    }
+
+    private func scanAndAct(_ requested: ObjectRef, logger: Logger) async throws -> (ObjectOutcome, DefinitionsManifest?) {
+        if case .quarantine(let quarantine) = configuration.infectedAction, requested.bucket == quarantine {
+            return (.skip(requested, "the object is in the quarantine bucket, which the scanner writes"), nil)
+        }
+        guard let definitions = await definitions.current() else {
+            throw ScanFailure(object: requested, reason: "no usable ClamAV database is loaded", manifest: nil)
+        }
+        let manifest = definitions.manifest
+
+        // Head the exact version the event names.
+        let head: S3ObjectMetadata
+        do {
+            head = try await store.headObject(bucket: requested.bucket, key: requested.key, versionID: requested.versionID, ifMatch: nil)
+        } catch let error as AWSError where error.isGone {
+            return (.skip(requested, "the object no longer exists"), manifest)
+        }
+        let object = ObjectRef(
+            bucket: requested.bucket, key: requested.key, versionID: head.versionID ?? requested.versionID,
+            eTag: head.eTag, size: head.size
+        )
+
+        // At-least-once delivery: a version that already carries a final verdict for these
+        // definitions is not scanned again.
+        let existingTags = try await tags(of: object)
+        let status = existingTags.first { $0.key == configuration.tagKeys.status }?.value
+        let scannedWith = existingTags.first { $0.key == configuration.tagKeys.definitions }?.value
+        if let status, ["CLEAN", "INFECTED", "UNSCANNABLE"].contains(status), scannedWith == ObjectTags.sanitize(manifest.version) {
+            return (.skip(object, "already \(status) with definitions \(manifest.version)"), manifest)
+        }
+
+        let result: ScanResult
+        if head.size > configuration.maxObjectSize {
+            result = ScanResult(verdict: .unscannable, reason: "the object is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
+        } else {
+            switch try await download(object, scanWith: definitions.engine) {
+            case .scanned(let scanned): result = scanned
+            case .gone(let why): return (.skip(object, why), manifest)
+            }
+            // An unversioned object may have been overwritten while it was scanned; the new
+            // content has its own event, so this verdict must not be written onto it.
+            if head.versionID == nil {
+                do {
+                    _ = try await store.headObject(bucket: object.bucket, key: object.key, versionID: nil, ifMatch: head.eTag)
+                } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
+                    return (.skip(object, "the object was replaced or deleted during the scan"), manifest)
+                }
+            }
+        }
+        do {
+            return (try await act(on: object, result: result, existingTags: existingTags, manifest: manifest), manifest)
+        } catch let error as AWSError where error.isGone {
+            return (.skip(object, "the object was deleted before its verdict could be applied"), manifest)
+        } catch {
+            throw ScanFailure(object: object, reason: "cannot apply the \(result.verdict.rawValue) verdict: \(error)", manifest: manifest)
+        }
+    }
+
+    private enum DownloadOutcome {
+        case scanned(ScanResult)
+        case gone(String)
+    }
+
+    /// Downloads exactly the scanned version to a private temporary file, scans it, and removes
+    /// the file whatever happens.
+    private func download(_ object: ObjectRef, scanWith engine: ClamAVEngine) async throws -> DownloadOutcome {
+        let folder = (configuration.workDirectory as NSString).appendingPathComponent("s3-clamav-scanner-objects")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = (folder as NSString).appendingPathComponent(UUID().uuidString)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try await store.getObject(bucket: object.bucket, key: object.key, versionID: object.versionID, ifMatch: object.eTag, to: path)
+        } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
+            return .gone("the object was replaced or deleted before it was downloaded")
+        } catch {
+            throw ScanFailure(object: object, reason: "download failed: \(error)", manifest: nil)
+        }
+        do {
+            return .scanned(try await engine.scan(fileAtPath: path))
+        } catch {
+            throw ScanFailure(object: object, reason: "scan failed: \(error)", manifest: nil)
+        }
+    }
+
+    private func tags(of object: ObjectRef) async throws -> [S3Tag] {
+        do {
+            return try await store.getObjectTagging(bucket: object.bucket, key: object.key, versionID: object.versionID)
+        } catch {
+            throw ScanFailure(object: object, reason: "cannot read the object's tags: \(error)", manifest: nil)
+        }
+    }
+
+    private func act(on object: ObjectRef, result: ScanResult, existingTags: [S3Tag], manifest: DefinitionsManifest) async throws -> ObjectOutcome {
+        let reasons = result.reason.map { [$0] } ?? []
+        func outcome(_ action: ScanAction) -> ObjectOutcome {
+            ObjectOutcome(object: object, verdict: result.verdict, action: action, signature: result.signature, reasons: reasons, skipped: nil)
+        }
+        if result.verdict == .infected {
+            switch configuration.infectedAction {
+            case .delete:
+                _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID)
+                return outcome(.deleted)
+            case .quarantine(let quarantine):
+                let tags = mergedTags([], result: result, manifest: manifest, keepSignature: true)
+                _ = try await store.copyObject(
+                    sourceBucket: object.bucket, sourceKey: object.key, sourceVersionID: object.versionID,
+                    destinationBucket: quarantine, destinationKey: object.key, tags: tags
+                )
+                _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID)
+                return outcome(.quarantined)
+            case .tag:
+                break
+            }
+        }
+        let tags = mergedTags(existingTags, result: result, manifest: manifest, keepSignature: result.verdict != .clean)
+        try await store.putObjectTagging(bucket: object.bucket, key: object.key, versionID: object.versionID, tags: tags)
+        return outcome(.tagged)
+    }
+
+    private func mergedTags(_ existing: [S3Tag], result: ScanResult, manifest: DefinitionsManifest?, keepSignature: Bool) -> [S3Tag] {
+        let merged = ObjectTags.merge(
+            existing: existing.map { (key: $0.key, value: $0.value) },
+            status: result.verdict.rawValue,
+            signature: keepSignature ? result.signature : nil,
+            definitions: manifest?.version,
+            time: Self.timestamp(),
+            keys: configuration.tagKeys
+        )
+        if !merged.dropped.isEmpty {
+            logger.warning("S3 keeps 10 tags: existing tags dropped for the scan tags", metadata: ["dropped": "\(merged.dropped)"])
+        }
+        return merged.tags.map { S3Tag(key: $0.key, value: $0.value) }
+    }
+
+    private func fail(_ object: ObjectRef, _ reason: String, logger: Logger) async -> ObjectOutcome {
+        // Tag the failure when possible, so that a bucket policy keeps denying downloads and
+        // the object shows why; a retry will scan it again (ERROR is not a final verdict).
+        var action = ScanAction.none
+        let result = ScanResult(verdict: .error, reason: reason)
+        if let existing = try? await store.getObjectTagging(bucket: object.bucket, key: object.key, versionID: object.versionID),
+           (try? await store.putObjectTagging(
+               bucket: object.bucket, key: object.key, versionID: object.versionID,
+               tags: mergedTags(existing, result: result, manifest: nil, keepSignature: false)
+           )) != nil {
+            action = .tagged
+        }
+        return ObjectOutcome(object: object, verdict: .error, action: action, signature: nil, reasons: [reason], skipped: nil)
+    }
+
+    private func report(_ outcome: ObjectOutcome, manifest: DefinitionsManifest?, milliseconds: Int, logger: Logger) async {
+        var logger = logger
+        if let skipped = outcome.skipped {
+            logger.info("object skipped", metadata: ["reason": "\(skipped)"])
+            return
+        }
+        guard let verdict = outcome.verdict else { return }
+        logger[metadataKey: "verdict"] = "\(verdict.rawValue)"
+        logger[metadataKey: "action"] = "\(outcome.action.rawValue)"
+        logger[metadataKey: "durationMs"] = "\(milliseconds)"
+        if let signature = outcome.signature { logger[metadataKey: "signature"] = "\(signature)" }
+        if !outcome.reasons.isEmpty { logger[metadataKey: "reason"] = "\(outcome.reasons.joined(separator: "; "))" }
+        if verdict == .error { logger.error("object scan failed") } else { logger.info("object scanned") }
+        metrics.record(verdict: verdict, bytes: outcome.object.size ?? 0, milliseconds: milliseconds)
+
+        let detail = ScanResultDetail(
+            object: outcome.object, verdict: verdict, action: outcome.action, signature: outcome.signature,
+            reasons: outcome.reasons,
+            definitions: manifest.map { .init(version: $0.version, publishedAt: $0.publishedAt) },
+            durationMs: milliseconds
+        )
+        let resource = ["arn:aws:s3:::\(outcome.object.bucket)"]
+        if verdict != .clean || configuration.publishCleanResults {
+            await events.publish(.objectScanResult, detail, resources: resource)
+        }
+        if verdict == .error {
+            await events.publish(.objectScanFailed, detail, resources: resource)
+        }
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon)) 
+    }
+}

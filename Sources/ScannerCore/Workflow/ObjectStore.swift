@@ -1,0 +1,39 @@
+import AWSClients
+import Foundation
+
+/// The S3 calls the scanner makes: the seam where tests put faults between the steps of a
+/// scan (an object replaced or deleted meanwhile). `S3Client` is the production conformer.
+public protocol ObjectStore: Sendable {
+    /// HeadObject of one version, optionally only if the entity tag still matches.
+    func headObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3ObjectMetadata
+    /// GetObject of one version streamed to a file, only if the entity tag still matches.
+    func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, to path: String) async throws -> S3ObjectMetadata
+    /// GetObject into memory, unless the entity tag is still `ifNoneMatch`.
+    func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult
+    /// The tags of one version.
+    func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag]
+    /// Replaces the tags of one version.
+    func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws
+    /// Deletes one version (or the object, when `versionID` is `nil`).
+    func deleteObject(bucket: String, key: String, versionID: String?) async throws -> S3DeleteResult
+    /// Copies one version, replacing its tags when `tags` is given.
+    func copyObject(
+        sourceBucket: String, sourceKey: String, sourceVersionID: String?,
+        destinationBucket: String, destinationKey: String, tags: [S3Tag]?
+    ) async throws -> S3WriteResult
+}
+
+extension S3Client: ObjectStore {}
+
+/// Where events go: the seam in front of EventBridge. `EventBridgeClient` is the production conformer.
+public protocol EventPublishing: Sendable {
+    /// Publishes the entries; throws when any entry failed.
+    func putEvents(_ entries: [EventBridgeEntry]) async throws -> [String]
+}
+
+extension EventBridgeClient: EventPublishing {}
+
+extension AWSError {
+    /// Whether the object (or version) does not exist (any more).
+    var isGone: Bool { isNotFound }
+}

@@ -1,0 +1,54 @@
+import ServiceSupport
+import Testing
+@testable import ScannerCore
+
+@Suite("Scanner configuration")
+struct ConfigurationTests {
+    @Test func defaultsFollowTheDesign() throws {
+        let configuration = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs"])
+        #expect(configuration.definitionsBucket == "defs")
+        #expect(configuration.definitionsPrefix == "clamav/")
+        #expect(configuration.eventBusName == nil)
+        #expect(configuration.infectedAction == .delete)
+        #expect(configuration.publishCleanResults)
+        #expect(configuration.definitionsCheckInterval == 300)
+        #expect(configuration.maxDefinitionsAgeHours == 48)
+        #expect(configuration.limits.maxFileSize == configuration.maxObjectSize)
+        #expect(configuration.tagKeys == TagKeys())
+    }
+
+    @Test func everyVariableIsRead() throws {
+        let configuration = try ScannerConfiguration(environment: [
+            "DEFINITIONS_BUCKET": "defs", "DEFINITIONS_PREFIX": "/db/v1", "EVENT_BUS_NAME": "scan-bus",
+            "INFECTED_ACTION": "Quarantine", "QUARANTINE_BUCKET": "jail", "MAX_OBJECT_SIZE": "1024",
+            "PUBLISH_CLEAN_RESULTS": "false", "DEFINITIONS_CHECK_INTERVAL": "60", "MAX_DEFINITIONS_AGE": "24",
+            "TAG_KEY_STATUS": "av-status",
+        ])
+        #expect(configuration.definitionsPrefix == "db/v1/")
+        #expect(configuration.eventBusName == "scan-bus")
+        #expect(configuration.infectedAction == .quarantine(bucket: "jail"))
+        #expect(configuration.maxObjectSize == 1024)
+        #expect(configuration.limits.maxScanSize == 2048)
+        #expect(!configuration.publishCleanResults)
+        #expect(configuration.definitionsCheckInterval == 60)
+        #expect(configuration.maxDefinitionsAgeHours == 24)
+        #expect(configuration.tagKeys.status == "av-status")
+    }
+
+    @Test(arguments: [
+        ([:], "DEFINITIONS_BUCKET: is required but not set"),
+        (["INFECTED_ACTION": "shred"], "INFECTED_ACTION: must be one of delete, quarantine, tag, got \"shred\""),
+        (["INFECTED_ACTION": "quarantine"], "QUARANTINE_BUCKET: is required when INFECTED_ACTION is quarantine"),
+        (["MAX_OBJECT_SIZE": "10GB"], "MAX_OBJECT_SIZE: must be a whole number, got \"10GB\""),
+        (["MAX_OBJECT_SIZE": "0"], "MAX_OBJECT_SIZE: must be between 1 and 68719476736, got 0"),
+        (["PUBLISH_CLEAN_RESULTS": "maybe"], "PUBLISH_CLEAN_RESULTS: must be true or false, got \"maybe\""),
+        (["DEFINITIONS_CHECK_INTERVAL": "-5"], "DEFINITIONS_CHECK_INTERVAL: must be between 0 and 86400, got -5"),
+        (["TAG_KEY_TIME": "scan,time"], "TAG_KEY_TIME: \"scan,time\" is not a valid S3 tag key"),
+    ])
+    func badValuesNameTheVariable(environment: [String: String], message: String) {
+        var environment = environment
+        if message.hasPrefix("DEFINITIONS_BUCKET") == false { environment["DEFINITIONS_BUCKET"] = "defs" }
+        let error = #expect(throws: ConfigurationError.self) { try ScannerConfiguration(environment: environment) }
+        #expect(error?.description.hasPrefix(message) == true, "\(String(describing: error))")
+    }
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""A local stand-in for the deployed stack, on moto_server: the buckets, the notification
+queue, the event bus with a rule that copies every scanner event to a queue, and the
+environment the scanner and the updater run with. Used by scripts/run-local.sh and the
+end-to-end tests.
+
+    local_stack.py ENDPOINT setup PREFIX      print the environment as KEY=VALUE lines
+"""
+import json
+import os
+import sys
+import time
+
+import boto3
+
+REGION = "us-east-1"
+
+
+def client(endpoint, service):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+class Stack:
+    """Names and clients of one stack; `prefix` keeps several stacks apart on one moto."""
+
+    def __init__(self, endpoint, prefix):
+        self.endpoint = endpoint
+        self.prefix = prefix
+        self.uploads = f"{prefix}-uploads"
+        self.definitions = f"{prefix}-definitions"
+        self.quarantine = f"{prefix}-quarantine"
+        self.bus = f"{prefix}-bus"
+        self.s3 = client(endpoint, "s3")
+        self.sqs = client(endpoint, "sqs")
+        self.events = client(endpoint, "events")
+        self.scan_queue_url = None
+        self.events_queue_url = None
+
+    def create(self):
+        for bucket in (self.uploads, self.definitions, self.quarantine):
+            self.s3.create_bucket(Bucket=bucket)
+        self.s3.put_bucket_versioning(Bucket=self.uploads, VersioningConfiguration={"Status": "Enabled"})
+        self.scan_queue_url = self.sqs.create_queue(QueueName=f"{self.prefix}-scan")["QueueUrl"]
+        scan_queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.scan_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.s3.put_bucket_notification_configuration(Bucket=self.uploads, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": scan_queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+        self.events_queue_url = self.sqs.create_queue(QueueName=f"{self.prefix}-events")["QueueUrl"]
+        events_queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.events_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.events.create_event_bus(Name=self.bus)
+        self.events.put_rule(Name=f"{self.prefix}-all", EventBusName=self.bus,
+                             EventPattern=json.dumps({"source": ["s3-clamav-scanner"]}))
+        self.events.put_targets(Rule=f"{self.prefix}-all", EventBusName=self.bus,
+                                Targets=[{"Id": "keep", "Arn": events_queue_arn}])
+        return self
+
+    def environment(self, **overrides):
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "DEFINITIONS_BUCKET": self.definitions, "EVENT_BUS_NAME": self.bus,
+            "QUARANTINE_BUCKET": self.quarantine,
+            "SCAN_QUEUE_URL": self.scan_queue_url, "EVENTS_QUEUE_URL": self.events_queue_url,
+        }
+        env.update({key: str(value) for key, value in overrides.items()})
+        return env
+
+    def upload(self, key, path, tags=None):
+        extra = {"Tagging": "&".join(f"{k}={v}" for k, v in tags.items())} if tags else {}
+        with open(path, "rb") as body:
+            return self.s3.put_object(Bucket=self.uploads, Key=key, Body=body, **extra)["VersionId"]
+
+    def tags(self, key, version=None, bucket=None):
+        extra = {"VersionId": version} if version else {}
+        tag_set = self.s3.get_object_tagging(Bucket=bucket or self.uploads, Key=key, **extra)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+    def versions(self, key, bucket=None):
+        listed = self.s3.list_object_versions(Bucket=bucket or self.uploads, Prefix=key)
+        return [v["VersionId"] for v in listed.get("Versions", []) if v["Key"] == key]
+
+    def collect_events(self, want, timeout=90):
+        """Scanner events from the bus's queue, until `want(events)` is true or the time is up."""
+        events = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not want(events):
+            messages = self.sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=1).get("Messages", [])
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return events
+
+
+def main(argv):
+    if len(argv) != 4 or argv[2] != "setup":
+        print(__doc__, file=sys.stderr)
+        return 2
+    stack = Stack(argv[1], argv[3]).create()
+    for key, value in stack.environment().items():
+        print(f"{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
