@@ -7,11 +7,13 @@
 #   - the image runs as root (config User and `id -u` inside the container);
 #   - a shared library of the binary does not resolve in the image (ldd: "not found"),
 #     e.g. a package missing from lambda-images/PRODUCT/runtime-packages.txt;
+#   - `scanner scan` in the image does not find EICAR with a one-signature database
+#     (libclamav present but not working);
 #   - freshclam is missing from the updater image or cannot update a custom database
 #     from a local HTTP mirror (python3 -m http.server started and stopped here);
-#   - the scanner image does not serve a Lambda invocation (S3 event, moto_server and
-#     a local Lambda Runtime API); this step is off until the scanner has its Lambda
-#     mode, see step_scanner_lambda_invocation below.
+#   - the scanner image does not serve a Lambda invocation for an S3 event (moto_server,
+#     definitions published by the updater image, scripts/lambda-runtime-api.py): the
+#     clean object must end tagged CLEAN and the EICAR object deleted.
 #
 #   scripts/test-images.sh [--skip-build] [BUILD-IMAGES OPTIONS...]
 #
@@ -112,6 +114,35 @@ check_image() {
     fi
 }
 
+# --- scanner: libclamav at work --------------------------------------------------------
+# `scanner scan` in the image, as its non-root user, through the entry point: loads a
+# database (the EICAR test file by hash) and scans an EICAR file and a clean one. Proves
+# that libclamav is not only present but loads, compiles and matches in the image.
+step_scanner_scan() {
+    local image dir output status=0
+    image=$(image_name scanner)
+    section "scanner: scan --database with libclamav in the image"
+    dir=$work/scan
+    mkdir -p "$dir/db" "$dir/files"
+    # EICAR, put together here so that this script is not taken for it. ClamAV names
+    # matches from unsigned databases NAME.UNOFFICIAL.
+    printf '%s%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$' 'EICAR-STANDARD-ANTIVIRUS' '-TEST-FILE!$H+H*' >"$dir/files/eicar.com"
+    printf 'a clean file for the image test\n' >"$dir/files/clean.txt"
+    printf '%s:%s:S3ClamAVScanner.ImageTest.EICAR\n' \
+        "$(md5sum <"$dir/files/eicar.com" | cut -d' ' -f1)" "$(stat -c %s "$dir/files/eicar.com")" >"$dir/db/image-test.hdb"
+    chmod -R a+rX "$dir"
+    output=$(podman_run --volume "$dir:/work:ro" "$image" \
+        scan --database /work/db /work/files/eicar.com /work/files/clean.txt 2>&1) || status=$?
+    if [ "$status" = 1 ] &&
+        grep -qx '/work/files/eicar.com: INFECTED S3ClamAVScanner.ImageTest.EICAR.UNOFFICIAL' <<<"$output" &&
+        grep -qx '/work/files/clean.txt: CLEAN' <<<"$output"; then
+        pass "scanner scan: eicar.com INFECTED, clean.txt CLEAN, exit 1"
+    else
+        echo "$output" >&2
+        fail "scanner: 'scanner scan' in the image (exit $status) did not report eicar.com INFECTED and clean.txt CLEAN"
+    fi
+}
+
 # --- updater: freshclam -------------------------------------------------------------------
 step_freshclam_version() {
     local image output
@@ -170,83 +201,80 @@ EOF
 }
 
 # --- scanner: one Lambda invocation ---------------------------------------------------------
-# Off until the scanner serves the Lambda Runtime API (set TEST_SCANNER_LAMBDA=1, or
-# change the default below when the Lambda mode lands on main). Then:
+# The scanner image serves one Lambda invocation for an S3 event:
 #
-#   - moto_server (scripts/moto-server.sh) holds the upload and definitions buckets and
-#     the event bus; scripts/lambda-runtime-api.py serves one S3 event on
-#     GET /2018-06-01/runtime/invocation/next and records the handler's response;
-#   - the scanner container runs with AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT,
-#     AWS_ENDPOINT_URL=moto, DEFINITIONS_BUCKET and fake credentials (host network);
-#   - the test expects a response (not an error) and the verdict on the object:
-#     the clean object tagged scan-status=CLEAN.
+#   - moto_server (scripts/moto-server.sh) holds the uploads and definitions buckets and
+#     the event bus; the updater image publishes a database (the EICAR test file by
+#     hash) with `definition-updater publish`, so the manifest has the real format;
+#   - scripts/lambda-runtime-api.py serves one S3 notification with two records (a clean
+#     file, key form-encoded with '+' for the space, and EICAR) on
+#     GET /2018-06-01/runtime/invocation/next and records the function's reply;
+#   - the scanner container runs with no arguments and AWS_LAMBDA_RUNTIME_API,
+#     AWS_ENDPOINT_URL (moto), DEFINITIONS_BUCKET, EVENT_BUS_NAME and test credentials;
+#   - the test expects a response (not an error), the clean object tagged
+#     scan-status=CLEAN and the EICAR object deleted (INFECTED_ACTION defaults to delete).
 #
-# What still depends on the scanner's code: how the definitions are seeded
-# (seed_definitions writes a database and a manifest.json in the shape of
-# docs/DESIGN.md; adjust it to the real manifest schema).
-seed_definitions() {
-    local endpoint=$1 bucket=$2 dir=$work/definitions
-    mkdir -p "$dir"
-    # The EICAR test file by hash (md5:size:name), as ClamAV's own test database does.
-    printf '44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n' >"$dir/test.hdb"
-    python3 - "$dir" <<'PYTHON'
-import hashlib, json, os, sys, datetime
-folder = sys.argv[1]
-files = []
-for name in sorted(os.listdir(folder)):
-    if name == "manifest.json":
-        continue
-    data = open(os.path.join(folder, name), "rb").read()
-    files.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "version": "custom"})
-manifest = {"version": "custom:1", "publishedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "files": files}
-json.dump(manifest, open(os.path.join(folder, "manifest.json"), "w"), indent=2)
-PYTHON
-    aws --endpoint-url "$endpoint" s3 cp --quiet "$dir/test.hdb" "s3://$bucket/clamav/test.hdb"
-    aws --endpoint-url "$endpoint" s3 cp --quiet "$dir/manifest.json" "s3://$bucket/clamav/manifest.json"
-}
-
+# TEST_SCANNER_LAMBDA=0 skips it (for instance to test only the images' runtime).
 step_scanner_lambda_invocation() {
-    local image endpoint port api_pid output container deadline
-    image=$(image_name scanner)
+    local scanner updater endpoint port api_pid output container deadline dir status=0
+    scanner=$(image_name scanner)
+    updater=$(image_name definition-updater)
     section "scanner: one Lambda invocation (S3 event, moto_server, local Runtime API)"
-    if [ "${TEST_SCANNER_LAMBDA:-0}" != 1 ]; then
-        echo "SKIPPED: the scanner has no Lambda mode yet (TEST_SCANNER_LAMBDA=1 enables this step)"
+    if [ "${TEST_SCANNER_LAMBDA:-1}" != 1 ]; then
+        echo "SKIPPED: TEST_SCANNER_LAMBDA=${TEST_SCANNER_LAMBDA}"
         return 0
     fi
+    dir=$work/lambda
+    mkdir -p "$dir/db"
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
     endpoint=$(scripts/moto-server.sh start "$work/moto")
     aws --endpoint-url "$endpoint" s3api create-bucket --bucket uploads >/dev/null
     aws --endpoint-url "$endpoint" s3api create-bucket --bucket definitions >/dev/null
     aws --endpoint-url "$endpoint" events create-event-bus --name scan-results >/dev/null
-    seed_definitions "$endpoint" definitions
-    printf 'a clean file for the image test\n' >"$work/clean.txt"
-    aws --endpoint-url "$endpoint" s3 cp --quiet "$work/clean.txt" "s3://uploads/dir/clean file.txt"
-    # The S3 notification as AWS sends it: key form-encoded ('+' is a space).
-    python3 - "$work/event.json" <<'PYTHON'
+    local aws_environment=(--env AWS_ENDPOINT_URL="$endpoint" --env AWS_REGION=us-east-1
+        --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing
+        --env DEFINITIONS_BUCKET=definitions --env EVENT_BUS_NAME=scan-results)
+
+    # The definitions, published by the updater image.
+    printf '%s%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$' 'EICAR-STANDARD-ANTIVIRUS' '-TEST-FILE!$H+H*' >"$dir/eicar.com"
+    printf '%s:%s:S3ClamAVScanner.ImageTest.EICAR\n' \
+        "$(md5sum <"$dir/eicar.com" | cut -d' ' -f1)" "$(stat -c %s "$dir/eicar.com")" >"$dir/db/image-test.hdb"
+    chmod -R a+rX "$dir"
+    if ! output=$(podman_run --volume "$dir:/work:ro" "${aws_environment[@]}" "$updater" \
+        publish --database /work/db --canary /work/eicar.com 2>&1); then
+        echo "$output" >&2
+        fail "definition-updater: 'publish' to the definitions bucket on moto failed"
+        return 0
+    fi
+    pass "definition-updater publish: $(grep '^published' <<<"$output" || echo "$output" | tail -n 1)"
+
+    printf 'a clean file for the image test\n' >"$dir/clean.txt"
+    aws --endpoint-url "$endpoint" s3 cp --quiet "$dir/clean.txt" "s3://uploads/dir/clean file.txt"
+    aws --endpoint-url "$endpoint" s3 cp --quiet "$dir/eicar.com" "s3://uploads/dir/eicar.com"
+    # The S3 notification as AWS sends it: keys form-encoded ('+' is a space).
+    python3 - "$dir/event.json" <<'PYTHON'
 import json, sys
-event = {"Records": [{
-    "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-    "eventTime": "2026-11-26T12:00:00.000Z", "eventName": "ObjectCreated:Put",
-    "s3": {"s3SchemaVersion": "1.0", "configurationId": "scan",
-           "bucket": {"name": "uploads", "arn": "arn:aws:s3:::uploads"},
-           "object": {"key": "dir/clean+file.txt", "size": 32}}}]}
-json.dump(event, open(sys.argv[1], "w"))
+def record(key, size):
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-26T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "scan",
+                   "bucket": {"name": "uploads", "arn": "arn:aws:s3:::uploads"},
+                   "object": {"key": key, "size": size}}}
+json.dump({"Records": [record("dir/clean+file.txt", 32), record("dir/eicar.com", 68)]}, open(sys.argv[1], "w"))
 PYTHON
     port=$(free_port)
-    python3 scripts/lambda-runtime-api.py --port "$port" --event "$work/event.json" \
-        --result "$work/result.json" >"$work/runtime-api.log" 2>&1 &
+    python3 scripts/lambda-runtime-api.py --port "$port" --event "$dir/event.json" \
+        --result "$dir/result.json" >"$dir/runtime-api.log" 2>&1 &
     api_pid=$!
     pids_to_stop+=("$api_pid")
+
     # The scanner serves invocations until it is stopped. Wait until the Runtime API
     # server has the result (it then exits), the container ends, or 120 s pass.
     container=s3-clamav-scanner-image-test-$$
-    podman_ run --detach --name "$container" "${run_options[@]}" \
+    podman_ run --detach --name "$container" "${run_options[@]}" "${aws_environment[@]}" \
         --env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" \
-        --env AWS_ENDPOINT_URL="$endpoint" \
-        --env AWS_REGION=us-east-1 --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing \
-        --env DEFINITIONS_BUCKET=definitions --env EVENT_BUS_NAME=scan-results \
         --env AWS_LAMBDA_FUNCTION_NAME=scanner --env AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048 \
-        "$image" >/dev/null
+        "$scanner" >/dev/null
     deadline=$((SECONDS + 120))
     while kill -0 "$api_pid" 2>/dev/null && ((SECONDS < deadline)); do
         [ "$(podman_ inspect --format '{{.State.Running}}' "$container" 2>/dev/null)" = true ] || break
@@ -255,25 +283,32 @@ PYTHON
     output=$(podman_ logs "$container" 2>&1 || true)
     podman_ rm --force --time 5 "$container" >/dev/null 2>&1 || true
     kill "$api_pid" 2>/dev/null || true
-    if ! python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if r["kind"] == "response" else 1)' "$work/result.json" 2>/dev/null; then
+    if ! python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if r["kind"] == "response" else 1)' "$dir/result.json" 2>/dev/null; then
         echo "container output:" >&2
         echo "$output" >&2
         echo "Runtime API log and result:" >&2
-        cat "$work/runtime-api.log" "$work/result.json" >&2 2>/dev/null || true
+        cat "$dir/runtime-api.log" "$dir/result.json" >&2 2>/dev/null || true
         fail "scanner: no successful Lambda response (container ended or 120 s passed)"
         return 0
     fi
-    pass "Lambda response: $(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["body"])[:200])' "$work/result.json")"
+    pass "Lambda response: $(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["body"])[:300])' "$dir/result.json")"
     if aws --endpoint-url "$endpoint" s3api get-object-tagging --bucket uploads --key "dir/clean file.txt" \
         --query "TagSet[?Key=='scan-status'].Value" --output text | grep -qx CLEAN; then
-        pass "the invocation tagged s3://uploads/dir/clean file.txt scan-status=CLEAN"
+        pass "s3://uploads/dir/clean file.txt tagged scan-status=CLEAN"
     else
         echo "$output" >&2
-        fail "scanner: the object has no scan-status=CLEAN tag after the invocation"
+        fail "scanner: the clean object has no scan-status=CLEAN tag after the invocation"
+    fi
+    if aws --endpoint-url "$endpoint" s3api head-object --bucket uploads --key dir/eicar.com >/dev/null 2>&1; then
+        echo "$output" >&2
+        fail "scanner: s3://uploads/dir/eicar.com still exists after the invocation"
+    else
+        pass "s3://uploads/dir/eicar.com deleted (INFECTED)"
     fi
 }
 
 for product in "${all_products[@]}"; do check_image "$product"; done
+step_scanner_scan
 step_freshclam_version
 step_freshclam_local_mirror
 step_scanner_lambda_invocation
