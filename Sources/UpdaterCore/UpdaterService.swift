@@ -39,7 +39,7 @@ public struct UpdaterService: Sendable {
     let updater: DefinitionUpdater
     let bucket: DefinitionsBucket
     let store: S3Client
-    let eventBridge: EventBridgeClient
+    let events: EventBusPublisher
     let workDirectory: String
     let httpClient: HTTPClient
     let logger: Logger
@@ -51,7 +51,8 @@ public struct UpdaterService: Sendable {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
         store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
-        eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        let eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        events = EventBusPublisher(busName: configuration.eventBusName, publisher: eventBridge, logger: logger)
         bucket = DefinitionsBucket(store: store, bucket: configuration.definitionsBucket, prefix: configuration.definitionsPrefix, logger: logger)
         updater = DefinitionUpdater(configuration: configuration, logger: logger)
         let temporary = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
@@ -100,7 +101,7 @@ public struct UpdaterService: Sendable {
             let outcome = publication.manifestWritten ? report.outcome.code : UpdateOutcome.upToDate.code
             summary = UpdateRunSummary(outcome: outcome, message: nil, publishedVersion: publication.manifest.version, uploaded: uploaded, failed: false)
             if publication.manifestWritten {
-                await publish(.definitionsUpdated, DefinitionsUpdatedDetail(
+                await events.publish(.definitionsUpdated, DefinitionsUpdatedDetail(
                     version: publication.manifest.version, previousVersion: manifest?.version,
                     signatureCount: publication.manifest.signatureCount, publishedAt: publication.manifest.publishedAt,
                     uploaded: uploaded
@@ -115,7 +116,7 @@ public struct UpdaterService: Sendable {
             try await saveState(stored)
             let expected = [UpdateFailureReason.coolDown, .tooSoon].contains(failure.reason)
             summary = UpdateRunSummary(outcome: report.outcome.code, message: failure.message, publishedVersion: manifest?.version, uploaded: uploaded, failed: !expected)
-            await publish(.definitionsUpdateFailed, DefinitionsUpdateFailedDetail(
+            await events.publish(.definitionsUpdateFailed, DefinitionsUpdateFailedDetail(
                 reason: report.outcome.code, message: failure.message, retryAfter: failure.retryAfter,
                 activeVersion: manifest?.version
             ))
@@ -169,23 +170,6 @@ public struct UpdaterService: Sendable {
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         _ = try await store.putObject(bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, data: try encoder.encode(stored), contentType: "application/json")
-    }
-
-    private func publish(_ type: BusEvent.DetailType, _ detail: some Encodable) async {
-        guard let busName = configuration.eventBusName else {
-            logger.notice("EVENT_BUS_NAME is not set: no event published", metadata: ["detailType": "\(type.rawValue)"])
-            return
-        }
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            let entry = EventBridgeEntry(eventBusName: busName, source: BusEvent.source, detailType: type.rawValue,
-                                         detail: String(decoding: try encoder.encode(detail), as: UTF8.self))
-            _ = try await eventBridge.putEvents([entry])
-        } catch {
-            logger.error("cannot publish an event", metadata: ["detailType": "\(type.rawValue)", "error": "\(error)"])
-        }
     }
 }
 

@@ -26,7 +26,7 @@ public struct LoadedDefinitions: Sendable {
 public actor DefinitionsProvider {
     private let configuration: ScannerConfiguration
     private let store: any ObjectStore
-    private let events: ScanEvents
+    private let events: EventBusPublisher
     private let metrics: ScanMetrics
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -43,7 +43,7 @@ public actor DefinitionsProvider {
     public init(
         configuration: ScannerConfiguration,
         store: any ObjectStore,
-        events: ScanEvents,
+        events: EventBusPublisher,
         metrics: ScanMetrics,
         logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import LambdaRuntime
 import Logging
+import ServiceSupport
 
 /// The scanner's parts wired together from the environment: one HTTP client, the AWS
 /// clients, the definitions provider, the workflow and the event processor.
@@ -28,7 +29,7 @@ public struct ScannerService: Sendable {
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
         let store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
-        let events = ScanEvents(busName: configuration.eventBusName, publisher: eventBridge, logger: logger)
+        let events = EventBusPublisher(busName: configuration.eventBusName, publisher: eventBridge, logger: logger)
         let scanMetrics = ScanMetrics(emitter: metrics)
         let definitions = DefinitionsProvider(
             configuration: configuration, store: store, events: events, metrics: scanMetrics, logger: logger

@@ -59,12 +59,12 @@ public struct InvocationReport: Sendable, Encodable {
 /// bad record never hides the others.
 public struct InvocationProcessor: Sendable {
     let workflow: ObjectScanWorkflow
-    let events: ScanEvents
+    let events: EventBusPublisher
     let logger: Logger
     let concurrency: Int
 
     /// Creates a processor scanning up to `concurrency` objects at once.
-    public init(workflow: ObjectScanWorkflow, events: ScanEvents, logger: Logger, concurrency: Int = 4) {
+    public init(workflow: ObjectScanWorkflow, events: EventBusPublisher, logger: Logger, concurrency: Int = 4) {
         self.workflow = workflow
         self.events = events
         self.logger = logger

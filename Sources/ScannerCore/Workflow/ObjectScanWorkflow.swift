@@ -32,14 +32,14 @@ public struct ObjectScanWorkflow: Sendable {
     let configuration: ScannerConfiguration
     let store: any ObjectStore
     let definitions: DefinitionsProvider
-    let events: ScanEvents
+    let events: EventBusPublisher
     let metrics: ScanMetrics
     let logger: Logger
 
     /// Creates the workflow.
     public init(
         configuration: ScannerConfiguration, store: any ObjectStore, definitions: DefinitionsProvider,
-        events: ScanEvents, metrics: ScanMetrics, logger: Logger
+        events: EventBusPublisher, metrics: ScanMetrics, logger: Logger
     ) {
         self.configuration = configuration
         self.store = store

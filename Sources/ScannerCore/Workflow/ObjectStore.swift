@@ -25,14 +25,6 @@ public protocol ObjectStore: Sendable {
 
 extension S3Client: ObjectStore {}
 
-/// Where events go: the seam in front of EventBridge. `EventBridgeClient` is the production conformer.
-public protocol EventPublishing: Sendable {
-    /// Publishes the entries; throws when any entry failed.
-    func putEvents(_ entries: [EventBridgeEntry]) async throws -> [String]
-}
-
-extension EventBridgeClient: EventPublishing {}
-
 extension AWSError {
     /// Whether the object (or version) does not exist (any more).
     var isGone: Bool { isNotFound }

@@ -1,14 +1,21 @@
 import AWSClients
 import Foundation
 import Logging
-import ServiceSupport
 
-/// Publishes the scanner's events to the custom bus, or logs once that none are published
-/// when `EVENT_BUS_NAME` is unset (DESIGN.md, "Configuration").
+/// Where events go: the seam in front of EventBridge. `EventBridgeClient` is the production conformer.
+public protocol EventPublishing: Sendable {
+    /// Publishes the entries; throws when any entry failed.
+    func putEvents(_ entries: [EventBridgeEntry]) async throws -> [String]
+}
+
+extension EventBridgeClient: EventPublishing {}
+
+/// Publishes the scanner's and the updater's events to the custom bus, or logs once that none
+/// are published when `EVENT_BUS_NAME` is unset (DESIGN.md, "Configuration").
 ///
 /// Publishing is best effort after the client's own retries: a result event that cannot be
 /// published is logged as an error, and the object keeps the verdict and action it got.
-public struct ScanEvents: Sendable {
+public struct EventBusPublisher: Sendable {
     let busName: String?
     let publisher: (any EventPublishing)?
     let logger: Logger
