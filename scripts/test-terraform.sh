@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Tests the Terraform under infrastructure/: formatting, validation, checkov, the mock
+# provider tests, then a real apply of the network and the app against moto_server, a
+# check of the wiring through the AWS APIs, and a destroy of both.
+#
+# Needs what scripts/setup.sh installs (terraform with the provider in /opt/tf-plugins,
+# moto, boto3, checkov in its own virtual environment). Writes nothing into the
+# repository: every root is copied to a temporary directory first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+started=$(date +%s)
+
+checkov_venv=${CHECKOV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/checkov-venv}
+roots=(network apps/s3-clamav-scanner)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-tf.XXXXXX")
+cleanup() {
+    status=$?
+    scripts/moto-server.sh stop "$work/moto" || true
+    rm -rf "$work"
+    if [ "$status" -ne 0 ]; then
+        echo
+        echo "==== test-terraform: FAILED (exit $status) after $(($(date +%s) - started)) s"
+    fi
+}
+trap cleanup EXIT
+
+section() { printf '\n==== %s\n' "$*"; }
+
+# Providers come only from the local filesystem mirror.
+cat >"$work/cli.tfrc" <<'CLI'
+provider_installation {
+  filesystem_mirror {
+    path    = "/opt/tf-plugins"
+    include = ["registry.terraform.io/hashicorp/*"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/*/*"]
+  }
+}
+CLI
+export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+
+# A private copy of the Terraform, so that .terraform/, lock files and state stay out of
+# the repository.
+cp -r "$repo/infrastructure" "$work/infrastructure"
+find "$work/infrastructure" \( -name .terraform -o -name '.terraform.lock.hcl' -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
+
+section "terraform fmt -check"
+terraform fmt -check -recursive -diff infrastructure
+
+section "terraform init + validate"
+for root in "${roots[@]}"; do
+    echo "-- $root"
+    terraform -chdir="$work/infrastructure/$root" init -backend=false -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+    terraform -chdir="$work/infrastructure/$root" validate -no-color
+done
+
+section "checkov"
+"$checkov_venv/bin/checkov" --quiet --compact --skip-download --framework terraform \
+    --directory infrastructure
+
+section "terraform test (mock provider)"
+for root in "${roots[@]}"; do
+    if compgen -G "$work/infrastructure/$root/tests/*.tftest.hcl" >/dev/null; then
+        echo "-- $root"
+        terraform -chdir="$work/infrastructure/$root" test -no-color
+    fi
+done
+
+section "moto_server"
+moto_url=$(scripts/moto-server.sh start "$work/moto")
+echo "moto at $moto_url (pid $(cat "$work/moto/moto.pid"))"
+# Lambda functions are stored but not run: the deploy-time invocation of the updater
+# gets a canned JSON answer.
+curl -sf -X POST "$moto_url/moto-api/config" -H 'Content-Type: application/json' \
+    -d '{"lambda": {"use_docker": false}}' >/dev/null
+curl -sf -X POST "$moto_url/moto-api/static/lambda-simple/response" -H 'Content-Type: application/json' \
+    -d '{"results": ["{\"status\": \"UPDATED\"}"], "region": "eu-west-1"}' >/dev/null
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
+unset AWS_PROFILE AWS_SESSION_TOKEN || true
+export AWS_ENDPOINT_URL="$moto_url"
+
+# The scanned buckets exist before the app (the app takes existing buckets by name).
+scanned=(emu-uploads emu-partner-drop)
+for bucket in "${scanned[@]}"; do
+    aws s3api create-bucket --bucket "$bucket" --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+done
+
+network_dir="$work/infrastructure/network"
+app_dir="$work/infrastructure/apps/s3-clamav-scanner"
+
+cat >"$work/network.tfvars" <<VARS
+aws_endpoint_url = "$moto_url"
+aws_region       = "eu-west-1"
+environment      = "emu"
+s3_endpoint_bucket_names = ["emu-clamav-definitions", "emu-clamav-quarantine", "emu-uploads", "emu-partner-drop"]
+VARS
+
+cat >"$work/app.tfvars" <<VARS
+aws_endpoint_url = "$moto_url"
+aws_region       = "eu-west-1"
+environment      = "emu"
+network_state = {
+  backend = "local"
+  config  = { path = "$network_dir/terraform.tfstate" }
+}
+definitions_bucket_name = "emu-clamav-definitions"
+access_log_bucket_name  = "emu-clamav-access-logs"
+quarantine_bucket_name  = "emu-clamav-quarantine"
+infected_action         = "quarantine"
+scanned_buckets = {
+  "emu-uploads"      = { deny_unscanned_downloads = true }
+  "emu-partner-drop" = { filter_prefix = "incoming/" }
+}
+scanner_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/scanner:0123456789abcdef0123456789abcdef01234567"
+updater_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/definition-updater:0123456789abcdef0123456789abcdef01234567"
+force_destroy     = true
+VARS
+
+apply() { # DIR VARFILE
+    terraform -chdir="$1" init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+    terraform -chdir="$1" apply -auto-approve -input=false -no-color -compact-warnings -var-file="$2" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
+    grep -E '^Apply complete' "$work/apply.log"
+}
+
+destroy() { # DIR VARFILE
+    terraform -chdir="$1" destroy -auto-approve -input=false -no-color -compact-warnings -var-file="$2" >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
+    grep -E '^Destroy complete' "$work/destroy.log"
+    left=$(terraform -chdir="$1" state list)
+    if [ -n "$left" ]; then
+        echo "resources left in the state of $1 after destroy:" >&2
+        echo "$left" >&2
+        exit 1
+    fi
+}
+
+section "apply network against moto"
+t0=$(date +%s)
+apply "$network_dir" "$work/network.tfvars"
+terraform -chdir="$network_dir" output -json >"$work/network-outputs.json"
+echo "network applied in $(($(date +%s) - t0)) s"
+
+section "apply app against moto"
+t0=$(date +%s)
+apply "$app_dir" "$work/app.tfvars"
+terraform -chdir="$app_dir" output -json >"$work/app-outputs.json"
+echo "app applied in $(($(date +%s) - t0)) s"
+
+section "verify the wiring through the AWS APIs"
+python3 infrastructure/tests/verify_wiring.py "$work/network-outputs.json" "$work/app-outputs.json"
+
+section "destroy app, then network"
+t0=$(date +%s)
+destroy "$app_dir" "$work/app.tfvars"
+destroy "$network_dir" "$work/network.tfvars"
+python3 infrastructure/tests/verify_wiring.py --destroyed "$work/network-outputs.json" "$work/app-outputs.json"
+echo "destroyed in $(($(date +%s) - t0)) s"
+
+section "test-terraform: PASSED in $(($(date +%s) - started)) s"
