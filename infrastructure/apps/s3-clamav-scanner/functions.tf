@@ -16,6 +16,36 @@ module "updater_repository" {
   force_delete       = var.force_destroy
 }
 
+# --- Function configuration (DESIGN.md "Configuration") ------------------------------
+
+locals {
+  scanner_environment = merge(
+    {
+      DEFINITIONS_BUCKET         = var.definitions_bucket_name
+      DEFINITIONS_PREFIX         = var.definitions_prefix
+      EVENT_BUS_NAME             = aws_cloudwatch_event_bus.this.name
+      INFECTED_ACTION            = var.infected_action
+      MAX_OBJECT_SIZE            = tostring(var.max_object_size_bytes)
+      PUBLISH_CLEAN_RESULTS      = tostring(var.publish_clean_results)
+      DEFINITIONS_CHECK_INTERVAL = tostring(var.definitions_check_interval_seconds)
+      MAX_DEFINITIONS_AGE        = tostring(var.max_definitions_age_hours)
+    },
+    local.quarantine_enabled ? { QUARANTINE_BUCKET = var.quarantine_bucket_name } : {},
+  )
+
+  # Empty lists are left out rather than passed as empty strings.
+  updater_environment = { for key, value in {
+    DEFINITIONS_BUCKET        = var.definitions_bucket_name
+    DEFINITIONS_PREFIX        = var.definitions_prefix
+    EVENT_BUS_NAME            = aws_cloudwatch_event_bus.this.name
+    CLAMAV_OFFICIAL_DATABASES = tostring(var.clamav_official_databases)
+    CLAMAV_DATABASE_MIRRORS   = join(",", var.clamav_database_mirrors)
+    CLAMAV_PRIVATE_MIRRORS    = join(",", var.clamav_private_mirrors)
+    CLAMAV_CUSTOM_URLS        = join(",", var.clamav_custom_urls)
+    MIN_UPDATE_INTERVAL       = tostring(var.min_update_interval_seconds)
+  } : key => value if value != "" }
+}
+
 # --- Scanner --------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "scanner" {
@@ -113,19 +143,7 @@ module "scanner" {
     security_group_ids = [local.network.scanner_security_group_id]
   }
 
-  environment_variables = merge(
-    {
-      DEFINITIONS_BUCKET         = var.definitions_bucket_name
-      DEFINITIONS_PREFIX         = var.definitions_prefix
-      EVENT_BUS_NAME             = aws_cloudwatch_event_bus.this.name
-      INFECTED_ACTION            = var.infected_action
-      MAX_OBJECT_SIZE            = tostring(var.max_object_size_bytes)
-      PUBLISH_CLEAN_RESULTS      = tostring(var.publish_clean_results)
-      DEFINITIONS_CHECK_INTERVAL = tostring(var.definitions_check_interval_seconds)
-      MAX_DEFINITIONS_AGE        = tostring(var.max_definitions_age_hours)
-    },
-    local.quarantine_enabled ? { QUARANTINE_BUCKET = var.quarantine_bucket_name } : {},
-  )
+  environment_variables = local.scanner_environment
 }
 
 # --- Definition updater ---------------------------------------------------------------
@@ -178,14 +196,5 @@ module "updater" {
   on_failure_destination_arn = aws_cloudwatch_event_bus.this.arn
   vpc_config                 = null
 
-  environment_variables = { for key, value in {
-    DEFINITIONS_BUCKET        = var.definitions_bucket_name
-    DEFINITIONS_PREFIX        = var.definitions_prefix
-    EVENT_BUS_NAME            = aws_cloudwatch_event_bus.this.name
-    CLAMAV_OFFICIAL_DATABASES = tostring(var.clamav_official_databases)
-    CLAMAV_DATABASE_MIRRORS   = join(",", var.clamav_database_mirrors)
-    CLAMAV_PRIVATE_MIRRORS    = join(",", var.clamav_private_mirrors)
-    CLAMAV_CUSTOM_URLS        = join(",", var.clamav_custom_urls)
-    MIN_UPDATE_INTERVAL       = tostring(var.min_update_interval_seconds)
-  } : key => value if value != "" }
+  environment_variables = local.updater_environment
 }

@@ -77,3 +77,13 @@ output "updater_schedule_rule_name" {
   description = "Schedule rule of the updater (default bus)."
   value       = aws_cloudwatch_event_rule.updater_schedule.name
 }
+
+output "scanner_environment" {
+  description = "Environment variables of the scanner (no secrets)."
+  value       = local.scanner_environment
+}
+
+output "updater_environment" {
+  description = "Environment variables of the definition updater (no secrets)."
+  value       = local.updater_environment
+}
