@@ -137,6 +137,40 @@ destroy() { # DIR VARFILE
     fi
 }
 
+section "S3 backend against moto (init, workspace, locked plan)"
+# The roots keep local state unless backend_override.tf selects S3 (README); show that
+# the S3 backend with workspaces and S3-native locking works.
+aws s3api create-bucket --bucket emu-terraform-state --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+s3_root="$work/s3-backend/network"
+mkdir -p "$(dirname "$s3_root")"
+cp -r "$work/infrastructure/network" "$s3_root"
+printf 'terraform {\n  backend "s3" {}\n}\n' >"$s3_root/backend_override.tf"
+cat >"$work/emu.s3.tfbackend" <<BACKEND
+bucket                      = "emu-terraform-state"
+key                         = "s3-clamav-scanner/network.tfstate"
+region                      = "eu-west-1"
+workspace_key_prefix        = "env"
+use_lockfile                = true
+use_path_style              = true
+skip_credentials_validation = true
+skip_requesting_account_id  = true
+skip_metadata_api_check     = true
+skip_region_validation      = true
+endpoints = {
+  s3 = "$moto_url"
+}
+BACKEND
+terraform -chdir="$s3_root" init -input=false -no-color -backend-config="$work/emu.s3.tfbackend" >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+terraform -chdir="$s3_root" workspace new emu -no-color >/dev/null
+terraform -chdir="$s3_root" plan -lock=true -input=false -no-color -var-file="$work/network.tfvars" >"$work/plan.log" || { cat "$work/plan.log"; exit 1; }
+grep -E '^Plan:' "$work/plan.log"
+aws s3api head-object --bucket emu-terraform-state --key env/emu/s3-clamav-scanner/network.tfstate >/dev/null
+echo "workspace state at s3://emu-terraform-state/env/emu/s3-clamav-scanner/network.tfstate"
+if aws s3api head-object --bucket emu-terraform-state --key env/emu/s3-clamav-scanner/network.tfstate.tflock >/dev/null 2>&1; then
+    echo "the plan's lock was not released" >&2
+    exit 1
+fi
+
 section "apply network against moto"
 t0=$(date +%s)
 apply "$network_dir" "$work/network.tfvars"

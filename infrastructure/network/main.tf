@@ -261,3 +261,11 @@ resource "aws_flow_log" "this" {
   log_destination      = aws_cloudwatch_log_group.flow_logs[0].arn
   iam_role_arn         = aws_iam_role.flow_logs[0].arn
 }
+
+# One workspace per environment, each with its var file (envs/<workspace>.tfvars).
+check "workspace_matches_environment" {
+  assert {
+    condition     = terraform.workspace == "default" || terraform.workspace == var.environment
+    error_message = "Workspace \"${terraform.workspace}\" applies the var file of environment \"${var.environment}\": select the workspace named like the environment (terraform workspace select ${var.environment})."
+  }
+}

@@ -47,3 +47,11 @@ locals {
   ))
   buckets_missing_from_endpoint = setsubtract(local.buckets_through_endpoint, try(local.network.s3_endpoint_bucket_names, []))
 }
+
+# One workspace per environment, each with its var file (envs/<workspace>.tfvars).
+check "workspace_matches_environment" {
+  assert {
+    condition     = terraform.workspace == "default" || terraform.workspace == var.environment
+    error_message = "Workspace \"${terraform.workspace}\" applies the var file of environment \"${var.environment}\": select the workspace named like the environment (terraform workspace select ${var.environment})."
+  }
+}
