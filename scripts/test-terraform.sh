@@ -124,11 +124,19 @@ apply() { # DIR VARFILE
     terraform -chdir="$1" init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
     terraform -chdir="$1" apply -auto-approve -input=false -no-color -compact-warnings -var-file="$2" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
     grep -E '^Apply complete' "$work/apply.log"
+    slowest "$work/apply.log"
+}
+
+slowest() { # LOG: the resources that took longest, to see where the time goes
+    grep -oE '^[^ ]+: (Creation|Destruction) complete after [0-9hms]+' "$1" |
+        awk '{t = $NF; s = 0; if (t ~ /m/) { split(t, p, "m"); s = p[1] * 60; t = p[2] } sub("s", "", t); print s + t "s", $1}' |
+        sort -rn | head -3 | sed 's/^/   slowest: /'
 }
 
 destroy() { # DIR VARFILE
     terraform -chdir="$1" destroy -auto-approve -input=false -no-color -compact-warnings -var-file="$2" >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
     grep -E '^Destroy complete' "$work/destroy.log"
+    slowest "$work/destroy.log"
     left=$(terraform -chdir="$1" state list)
     if [ -n "$left" ]; then
         echo "resources left in the state of $1 after destroy:" >&2

@@ -113,6 +113,17 @@ def verify_applied(network, app):
     interface = ec2.describe_vpc_endpoints(VpcEndpointIds=list(network["interface_endpoint_ids"].values()))["VpcEndpoints"]
     check(any(e["ServiceName"].endswith(".events") and e["VpcEndpointType"].lower() == "interface" for e in interface), "EventBridge interface endpoint exists")
 
+    groups = {g["GroupId"]: g for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]}
+    scanner_group = groups[network["scanner_security_group_id"]]
+    egress = scanner_group.get("IpPermissionsEgress", [])
+    check(bool(egress) and all(p.get("FromPort") == 443 and p.get("ToPort") == 443 for p in egress), "scanner security group allows only HTTPS out")
+    check(not any(r.get("CidrIp") == "0.0.0.0/0" for p in egress for r in p.get("IpRanges", [])), "scanner security group has no egress to 0.0.0.0/0")
+    check({g["GroupId"] for p in egress for g in p.get("UserIdGroupPairs", [])} == {network["endpoints_security_group_id"]}, "scanner may reach the interface endpoints' security group")
+    check({l["PrefixListId"] for p in egress for l in p.get("PrefixListIds", [])} == {endpoint["PrefixListId"]} if endpoint.get("PrefixListId") else bool(egress),
+          "scanner may reach S3 through the endpoint's prefix list")
+    default_group = [g for g in groups.values() if g["GroupName"] == "default"]
+    check(bool(default_group) and not default_group[0].get("IpPermissions") and not default_group[0].get("IpPermissionsEgress"), "the VPC's default security group has no rules")
+
     print("functions")
     scanner = lam.get_function(FunctionName=app["scanner_function_name"])["Configuration"]
     updater = lam.get_function(FunctionName=app["updater_function_name"])["Configuration"]
