@@ -120,9 +120,11 @@ updater_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scan
 force_destroy     = true
 VARS
 
-apply() { # DIR VARFILE
-    terraform -chdir="$1" init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
-    terraform -chdir="$1" apply -auto-approve -input=false -no-color -compact-warnings -var-file="$2" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
+apply() { # DIR VARFILE [TERRAFORM ARGUMENTS...]
+    local dir=$1 varfile=$2
+    shift 2
+    terraform -chdir="$dir" init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+    terraform -chdir="$dir" apply -auto-approve -input=false -no-color -compact-warnings -var-file="$varfile" "$@" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
     grep -E '^Apply complete' "$work/apply.log"
     slowest "$work/apply.log"
 }
@@ -133,8 +135,8 @@ slowest() { # LOG: the resources that took longest, to see where the time goes
         sort -rn | head -3 | sed 's/^/   slowest: /'
 }
 
-destroy() { # DIR VARFILE
-    terraform -chdir="$1" destroy -auto-approve -input=false -no-color -compact-warnings -var-file="$2" >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
+destroy() { # DIR VARFILE [TERRAFORM ARGUMENTS...]
+    terraform -chdir="$1" destroy -auto-approve -input=false -no-color -compact-warnings -var-file="$2" "${@:3}" >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
     grep -E '^Destroy complete' "$work/destroy.log"
     slowest "$work/destroy.log"
     left=$(terraform -chdir="$1" state list)
@@ -194,9 +196,16 @@ echo "app applied in $(($(date +%s) - t0)) s"
 section "verify the wiring through the AWS APIs"
 python3 infrastructure/tests/verify_wiring.py "$work/network-outputs.json" "$work/app-outputs.json"
 
+section "switch the app to the SQS trigger and verify"
+t0=$(date +%s)
+apply "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs
+terraform -chdir="$app_dir" output -json >"$work/app-outputs-sqs.json"
+python3 infrastructure/tests/verify_wiring.py --sqs "$work/network-outputs.json" "$work/app-outputs-sqs.json"
+echo "switched in $(($(date +%s) - t0)) s"
+
 section "destroy app, then network"
 t0=$(date +%s)
-destroy "$app_dir" "$work/app.tfvars"
+destroy "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs
 destroy "$network_dir" "$work/network.tfvars"
 python3 infrastructure/tests/verify_wiring.py --destroyed "$work/network-outputs.json" "$work/app-outputs.json"
 echo "destroyed in $(($(date +%s) - t0)) s"

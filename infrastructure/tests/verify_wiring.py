@@ -4,6 +4,7 @@ the app that Terraform applied are wired as designed. Every check fails loudly w
 wiring is wrong.
 
     verify_wiring.py NETWORK_OUTPUTS.json APP_OUTPUTS.json
+    verify_wiring.py --sqs NETWORK_OUTPUTS.json APP_OUTPUTS.json        (scan_trigger = "sqs")
     verify_wiring.py --destroyed NETWORK_OUTPUTS.json APP_OUTPUTS.json
 """
 import fnmatch
@@ -253,6 +254,44 @@ def verify_applied(network, app):
     check(bool(stale) and stale[0]["Threshold"] == float(scanner_env.get("MAX_DEFINITIONS_AGE", -1)), "stale alarm threshold is MAX_DEFINITIONS_AGE")
 
 
+def verify_sqs_trigger(network, app):
+    s3 = boto3.client("s3")
+    sqs = boto3.client("sqs")
+    lam = boto3.client("lambda")
+    queue_url = app["scan_queue_url"]
+    check(bool(queue_url), "scan queue exists")
+    queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    queue_arn = queue["QueueArn"]
+    redrive = json.loads(queue.get("RedrivePolicy", "{}"))
+    check(redrive.get("deadLetterTargetArn", "").endswith("-scan-redrive"), "scan queue redrives to its redrive queue")
+    policy = json.loads(queue.get("Policy", "{}"))
+    sources = {str(s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")) for s in policy.get("Statement", [])}
+    check(any("emu-uploads" in source for source in sources), "scan queue accepts the scanned buckets' notifications")
+    for bucket in ("emu-uploads", "emu-partner-drop"):
+        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+        check([c["QueueArn"] for c in configuration.get("QueueConfigurations", [])] == [queue_arn], f"{bucket}: notification targets the scan queue")
+        check(not configuration.get("LambdaFunctionConfigurations"), f"{bucket}: no direct invocation any more")
+    mappings = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    check([m["FunctionArn"] for m in mappings] == [app["scanner_function_arn"]], "the scanner consumes the scan queue")
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=app["scanner_function_name"])["Policy"])
+        statements = policy.get("Statement", [])
+    except lam.exceptions.ResourceNotFoundException:
+        statements = []
+    check(not [s for s in statements if s["Principal"].get("Service") == "s3.amazonaws.com"], "S3 may no longer invoke the scanner directly")
+    # A new object reaches the queue (moto delivers S3 notifications to SQS at once). moto
+    # hands queued messages to an enabled event source mapping at once (and its Lambda
+    # "succeeds"), so pause the mapping to look at the message.
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    s3.put_object(Bucket="emu-uploads", Key="sqs-wiring-check.txt", Body=b"hello")
+    bodies = receive_all(sqs, queue_url)
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
+    check("sqs-wiring-check.txt" in keys, f"an upload to emu-uploads arrives in the scan queue {keys}")
+
+
 def verify_destroyed(network, app):
     lam = boto3.client("lambda")
     ec2 = boto3.client("ec2")
@@ -266,17 +305,19 @@ def verify_destroyed(network, app):
     check({"emu-uploads", "emu-partner-drop"} <= buckets, "the scanned buckets (not owned by Terraform) remain")
     for bucket in ("emu-uploads", "emu-partner-drop"):
         configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
-        check(not configuration.get("LambdaFunctionConfigurations"), f"{bucket}: notification removed")
+        check(not configuration.get("LambdaFunctionConfigurations") and not configuration.get("QueueConfigurations"), f"{bucket}: notification removed")
     check(app["event_bus_name"] not in [b["Name"] for b in events.list_event_buses()["EventBuses"]], "event bus is gone")
 
 
 def main():
     arguments = sys.argv[1:]
-    destroyed = arguments[:1] == ["--destroyed"]
-    if destroyed:
-        arguments = arguments[1:]
+    mode = verify_applied
+    if arguments[:1] == ["--destroyed"]:
+        mode, arguments = verify_destroyed, arguments[1:]
+    elif arguments[:1] == ["--sqs"]:
+        mode, arguments = verify_sqs_trigger, arguments[1:]
     network, app = outputs(arguments[0]), outputs(arguments[1])
-    (verify_destroyed if destroyed else verify_applied)(network, app)
+    mode(network, app)
     if failures:
         print(f"{len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)

@@ -37,16 +37,6 @@ resource "aws_sqs_queue" "scan" {
   })
 }
 
-resource "aws_sqs_queue_redrive_allow_policy" "scan_redrive" {
-  count = local.use_queue ? 1 : 0
-
-  queue_url = aws_sqs_queue.scan_redrive[0].id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.scan[0].arn]
-  })
-}
-
 data "aws_iam_policy_document" "scan_queue" {
   count = local.use_queue ? 1 : 0
 

@@ -92,7 +92,7 @@ variable "definitions_prefix" {
 }
 
 variable "definitions_bucket_admin_arns" {
-  description = "Principals (role ARNs) besides the updater that may still write or read the definitions bucket from outside the VPC, for break-glass repairs. Empty by default."
+  description = "Break-glass principals (role or user ARNs) exempt from the definitions bucket's read and write denies and from the quarantine bucket's put deny. Empty by default."
   type        = list(string)
   default     = []
 
