@@ -59,6 +59,7 @@ export MOTO_AUTH_ENDPOINT MOTO_AUTH_ACCESS_KEY_ID MOTO_AUTH_SECRET_ACCESS_KEY
 suite "swift test" swift test --skip-build
 suite "end-to-end (moto, worker, bus)" python3 -m pytest -q -p no:cacheprovider Tests/e2e
 suite "lint (hadolint, zizmor, workflow schema, diagram)" scripts/test-lint.sh
+suite "terraform (fmt, validate, checkov, terraform test, apply on moto)" scripts/test-terraform.sh
 suite "deploy check script (fake stack)" scripts/test-e2e-script.sh
 suite "container images (debootstrap, buildah, podman)" scripts/test-images.sh
 # One compiled engine scanned from many tasks: prove there is no data race.

@@ -1,0 +1,85 @@
+# The custom bus both functions publish to (and the on-failure destination of their
+# asynchronous invocations), with rules that keep failures and infected objects in a
+# queue for an operator or a downstream consumer.
+
+resource "aws_cloudwatch_event_bus" "this" {
+  name = local.prefix
+}
+
+locals {
+  event_rules = {
+    failures = {
+      description = "Scan failures, failed and stale definitions"
+      pattern = {
+        source      = [local.event_source]
+        detail-type = ["Object Scan Failed", "Definitions Update Failed", "Definitions Stale"]
+      }
+    }
+    infected = {
+      description = "Infected objects"
+      pattern = {
+        source      = [local.event_source]
+        detail-type = ["Object Scan Result"]
+        detail      = { verdict = ["INFECTED"] }
+      }
+    }
+    # What Lambda sends to the on-failure destination when an asynchronous invocation
+    # failed all its retries (or expired): the backstop when a function could not even
+    # publish its own failure event.
+    invocation-failures = {
+      description = "Asynchronous invocations of the functions that failed all retries"
+      pattern = {
+        source      = ["lambda"]
+        detail-type = ["Lambda Function Invocation Result - Failure"]
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "this" {
+  for_each = local.event_rules
+
+  name           = "${local.prefix}-${each.key}"
+  description    = each.value.description
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  event_pattern  = jsonencode(each.value.pattern)
+}
+
+resource "aws_sqs_queue" "events" {
+  name                      = "${local.prefix}-events"
+  message_retention_seconds = 1209600 # 14 days, the maximum
+  sqs_managed_sse_enabled   = true
+}
+
+data "aws_iam_policy_document" "events_queue" {
+  statement {
+    sid       = "EventBridgeRulesOfThisSystem"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for rule in aws_cloudwatch_event_rule.this : rule.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events" {
+  queue_url = aws_sqs_queue.events.id
+  policy    = data.aws_iam_policy_document.events_queue.json
+}
+
+resource "aws_cloudwatch_event_target" "events_queue" {
+  for_each = local.event_rules
+
+  rule           = aws_cloudwatch_event_rule.this[each.key].name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = "keep-in-queue"
+  arn            = aws_sqs_queue.events.arn
+}

@@ -1,0 +1,89 @@
+output "scanner_function_name" {
+  description = "Scanner function name."
+  value       = module.scanner.function_name
+}
+
+output "scanner_function_arn" {
+  description = "Scanner function ARN."
+  value       = module.scanner.function_arn
+}
+
+output "scanner_role_arn" {
+  description = "Scanner execution role ARN."
+  value       = module.scanner.role_arn
+}
+
+output "updater_function_name" {
+  description = "Definition updater function name."
+  value       = module.updater.function_name
+}
+
+output "updater_function_arn" {
+  description = "Definition updater function ARN."
+  value       = module.updater.function_arn
+}
+
+output "updater_role_arn" {
+  description = "Definition updater execution role ARN."
+  value       = module.updater.role_arn
+}
+
+output "scanner_repository_url" {
+  description = "ECR repository of the scanner image."
+  value       = module.scanner_repository.repository_url
+}
+
+output "updater_repository_url" {
+  description = "ECR repository of the definition updater image."
+  value       = module.updater_repository.repository_url
+}
+
+output "definitions_bucket_name" {
+  description = "Definitions bucket."
+  value       = module.definitions_bucket.name
+}
+
+output "quarantine_bucket_name" {
+  description = "Quarantine bucket, or null."
+  value       = local.quarantine_enabled ? module.quarantine_bucket[0].name : null
+}
+
+output "access_log_bucket_name" {
+  description = "Access-log bucket."
+  value       = module.access_log_bucket.name
+}
+
+output "event_bus_name" {
+  description = "The system's EventBridge bus."
+  value       = aws_cloudwatch_event_bus.this.name
+}
+
+output "event_rule_names" {
+  description = "Rules on the bus, by purpose."
+  value       = { for key, rule in aws_cloudwatch_event_rule.this : key => rule.name }
+}
+
+output "events_queue_url" {
+  description = "Queue that keeps failure and infected events."
+  value       = aws_sqs_queue.events.id
+}
+
+output "scan_queue_url" {
+  description = "Queue between S3 and the scanner (scan_trigger sqs), or null."
+  value       = local.use_queue ? aws_sqs_queue.scan[0].id : null
+}
+
+output "updater_schedule_rule_name" {
+  description = "Schedule rule of the updater (default bus)."
+  value       = aws_cloudwatch_event_rule.updater_schedule.name
+}
+
+output "scanner_environment" {
+  description = "Environment variables of the scanner (no secrets)."
+  value       = local.scanner_environment
+}
+
+output "updater_environment" {
+  description = "Environment variables of the definition updater (no secrets)."
+  value       = local.updater_environment
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Checks, through the AWS APIs of an emulator (AWS_ENDPOINT_URL), that the network and
+the app that Terraform applied are wired as designed. Every check fails loudly when the
+wiring is wrong.
+
+    verify_wiring.py NETWORK_OUTPUTS.json APP_OUTPUTS.json
+    verify_wiring.py --sqs NETWORK_OUTPUTS.json APP_OUTPUTS.json        (scan_trigger = "sqs")
+    verify_wiring.py --destroyed NETWORK_OUTPUTS.json APP_OUTPUTS.json
+"""
+import fnmatch
+import json
+import sys
+import time
+import uuid
+
+import boto3
+from botocore.exceptions import ClientError
+
+failures = []
+
+
+def check(condition, message):
+    print(("  ok    " if condition else "  FAIL  ") + message)
+    if not condition:
+        failures.append(message)
+
+
+def outputs(path):
+    with open(path) as f:
+        return {name: value["value"] for name, value in json.load(f).items()}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def statement_allows(statement, action, resource):
+    """Whether an Allow statement grants action on resource (wildcards as IAM has them)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    actions = as_list(statement.get("Action", []))
+    resources = as_list(statement.get("Resource", []))
+    return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions) and any(
+        fnmatch.fnmatchcase(resource, r) for r in resources
+    )
+
+
+def role_statements(iam, role_name):
+    statements = []
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        statements += as_list(document["Statement"])
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
+        document = version["PolicyVersion"]["Document"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        statements += as_list(document["Statement"])
+    return statements
+
+
+def receive_all(sqs, queue_url, wait_seconds=3):
+    bodies = []
+    deadline = time.time() + wait_seconds
+    while time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def verify_applied(network, app):
+    s3 = boto3.client("s3")
+    ec2 = boto3.client("ec2")
+    iam = boto3.client("iam")
+    lam = boto3.client("lambda")
+    events = boto3.client("events")
+    sqs = boto3.client("sqs")
+    ecr = boto3.client("ecr")
+    cloudwatch = boto3.client("cloudwatch")
+
+    scanner_arn = app["scanner_function_arn"]
+    updater_arn = app["updater_function_arn"]
+    bus = app["event_bus_name"]
+    definitions = app["definitions_bucket_name"]
+    endpoint_id = network["s3_endpoint_id"]
+
+    print("network")
+    vpc_id = network["vpc_id"]
+    subnets = ec2.describe_subnets(SubnetIds=network["private_subnet_ids"])["Subnets"]
+    check(len({s["AvailabilityZone"] for s in subnets}) == 2, "two private subnets in two availability zones")
+    check(all(not s["MapPublicIpOnLaunch"] and s["VpcId"] == vpc_id for s in subnets), "subnets are private and in the VPC")
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]
+    check(not igws, "no internet gateway on the VPC")
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]).get("NatGateways", [])
+    check(not [n for n in nats if n.get("State") != "deleted"], "no NAT gateway in the VPC")
+    tables = ec2.describe_route_tables(RouteTableIds=network["private_route_table_ids"])["RouteTables"]
+    default_routes = [r for t in tables for r in t["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    check(not default_routes, "private route tables have no default route")
+    associated = {a.get("SubnetId") for t in tables for a in t.get("Associations", [])}
+    check(set(network["private_subnet_ids"]) <= associated, "each private subnet is associated with a private route table")
+    endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
+    check(endpoint["VpcEndpointType"].lower() == "gateway" and endpoint["ServiceName"].endswith(".s3"), "S3 endpoint is a gateway endpoint")
+    check(set(endpoint.get("RouteTableIds", [])) == set(network["private_route_table_ids"]), "S3 endpoint is attached to both private route tables")
+    endpoint_policy = json.loads(endpoint["PolicyDocument"])
+    endpoint_resources = {r for s in as_list(endpoint_policy["Statement"]) for r in as_list(s["Resource"])}
+    allowed_buckets = {r.split(":::")[1].split("/")[0] for r in endpoint_resources}
+    check(allowed_buckets == set(network["s3_endpoint_bucket_names"]), f"S3 endpoint policy names exactly this system's buckets {sorted(allowed_buckets)}")
+    check(not any("*" == r or r.endswith(":::*") for r in endpoint_resources), "S3 endpoint policy has no bucket wildcard")
+    interface = ec2.describe_vpc_endpoints(VpcEndpointIds=list(network["interface_endpoint_ids"].values()))["VpcEndpoints"]
+    check(any(e["ServiceName"].endswith(".events") and e["VpcEndpointType"].lower() == "interface" for e in interface), "EventBridge interface endpoint exists")
+
+    groups = {g["GroupId"]: g for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]}
+    scanner_group = groups[network["scanner_security_group_id"]]
+    egress = scanner_group.get("IpPermissionsEgress", [])
+    check(bool(egress) and all(p.get("FromPort") == 443 and p.get("ToPort") == 443 for p in egress), "scanner security group allows only HTTPS out")
+    check(not any(r.get("CidrIp") == "0.0.0.0/0" for p in egress for r in p.get("IpRanges", [])), "scanner security group has no egress to 0.0.0.0/0")
+    check({g["GroupId"] for p in egress for g in p.get("UserIdGroupPairs", [])} == {network["endpoints_security_group_id"]}, "scanner may reach the interface endpoints' security group")
+    check({l["PrefixListId"] for p in egress for l in p.get("PrefixListIds", [])} == {endpoint["PrefixListId"]} if endpoint.get("PrefixListId") else bool(egress),
+          "scanner may reach S3 through the endpoint's prefix list")
+    default_group = [g for g in groups.values() if g["GroupName"] == "default"]
+    check(bool(default_group) and not default_group[0].get("IpPermissions") and not default_group[0].get("IpPermissionsEgress"), "the VPC's default security group has no rules")
+
+    print("functions")
+    scanner = lam.get_function(FunctionName=app["scanner_function_name"])["Configuration"]
+    updater = lam.get_function(FunctionName=app["updater_function_name"])["Configuration"]
+    check(scanner.get("PackageType") == "Image" and updater.get("PackageType") == "Image", "both functions are image functions")
+    check(set(scanner.get("VpcConfig", {}).get("SubnetIds", [])) == set(network["private_subnet_ids"]), "scanner runs in the private subnets")
+    check(scanner.get("VpcConfig", {}).get("SecurityGroupIds") == [network["scanner_security_group_id"]], "scanner uses the scanner security group")
+    check(not updater.get("VpcConfig", {}).get("SubnetIds"), "updater runs outside the VPC")
+    check(scanner["MemorySize"] >= 3008 and scanner.get("EphemeralStorage", {}).get("Size", 0) >= 4096, "scanner sized for the full database")
+    scanner_env = scanner.get("Environment", {}).get("Variables", {})
+    updater_env = updater.get("Environment", {}).get("Variables", {})
+    for key in ["DEFINITIONS_BUCKET", "DEFINITIONS_PREFIX", "EVENT_BUS_NAME", "INFECTED_ACTION", "QUARANTINE_BUCKET",
+                "MAX_OBJECT_SIZE", "PUBLISH_CLEAN_RESULTS", "DEFINITIONS_CHECK_INTERVAL", "MAX_DEFINITIONS_AGE"]:
+        check(key in scanner_env, f"scanner has {key}")
+    check(scanner_env.get("DEFINITIONS_BUCKET") == definitions and scanner_env.get("EVENT_BUS_NAME") == bus, "scanner points at the definitions bucket and the bus")
+    check(updater_env.get("DEFINITIONS_BUCKET") == definitions and updater_env.get("EVENT_BUS_NAME") == bus, "updater points at the definitions bucket and the bus")
+    check("MIN_UPDATE_INTERVAL" in updater_env and "CLAMAV_OFFICIAL_DATABASES" in updater_env, "updater has its ClamAV settings")
+    for name in (app["scanner_function_name"], app["updater_function_name"]):
+        config = lam.get_function_event_invoke_config(FunctionName=name)
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
+        check(destination.endswith(f":event-bus/{bus}"), f"{name}: asynchronous failures go to the bus")
+
+    print("triggers")
+    for bucket in ("emu-uploads", "emu-partner-drop"):
+        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+        targets = [c["LambdaFunctionArn"] for c in configuration.get("LambdaFunctionConfigurations", [])]
+        check(targets == [scanner_arn], f"{bucket}: notification targets the scanner")
+        check(all("s3:ObjectCreated:*" in c["Events"] for c in configuration.get("LambdaFunctionConfigurations", [])), f"{bucket}: on ObjectCreated")
+    policy = json.loads(lam.get_policy(FunctionName=app["scanner_function_name"])["Policy"])
+    s3_sources = {s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"] if s["Principal"].get("Service") == "s3.amazonaws.com"}
+    check(s3_sources == {"arn:aws:s3:::emu-uploads", "arn:aws:s3:::emu-partner-drop"}, "scanner may be invoked by exactly the scanned buckets")
+    schedule = events.describe_rule(Name=app["updater_schedule_rule_name"])
+    check(schedule.get("ScheduleExpression", "").startswith(("cron(", "rate(")), "updater schedule rule has a schedule")
+    targets = events.list_targets_by_rule(Rule=app["updater_schedule_rule_name"])["Targets"]
+    check([t["Arn"] for t in targets] == [updater_arn], "schedule targets the updater")
+    policy = json.loads(lam.get_policy(FunctionName=app["updater_function_name"])["Policy"])
+    check(any(s["Principal"].get("Service") == "events.amazonaws.com" for s in policy["Statement"]), "EventBridge may invoke the updater")
+
+    print("event bus")
+    rules = {r["Name"]: r for r in events.list_rules(EventBusName=bus)["Rules"]}
+    for key, name in app["event_rule_names"].items():
+        check(name in rules, f"rule {key} exists on the bus")
+        targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+        check([t["Arn"].split(":")[-1] for t in targets] == [app["events_queue_url"].rsplit("/", 1)[-1]], f"rule {key} keeps its events in the events queue")
+    failures_pattern = json.loads(rules[app["event_rule_names"]["failures"]]["EventPattern"])
+    check(set(failures_pattern["detail-type"]) == {"Object Scan Failed", "Definitions Update Failed", "Definitions Stale"}, "failures rule matches the three failure types")
+    infected_pattern = json.loads(rules[app["event_rule_names"]["infected"]]["EventPattern"])
+    check(infected_pattern.get("detail", {}).get("verdict") == ["INFECTED"], "infected rule matches verdict INFECTED")
+
+    # Events through the bus: infected and failure events are kept, clean results are not.
+    queue = app["events_queue_url"]
+    receive_all(sqs, queue, wait_seconds=1)
+    marker = str(uuid.uuid4())
+    entries = [
+        {"Source": "s3-clamav-scanner", "DetailType": "Object Scan Result", "EventBusName": bus,
+         "Detail": json.dumps({"verdict": "INFECTED", "action": "DELETED", "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Object Scan Result", "EventBusName": bus,
+         "Detail": json.dumps({"verdict": "CLEAN", "action": "TAGGED", "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Definitions Stale", "EventBusName": bus,
+         "Detail": json.dumps({"ageHours": 50, "marker": marker})},
+    ]
+    result = events.put_events(Entries=entries)
+    check(result["FailedEntryCount"] == 0, "events accepted by the bus")
+    kept = [b for b in receive_all(sqs, queue) if b.get("detail", {}).get("marker") == marker]
+    kept_types = sorted((b["detail-type"], b["detail"].get("verdict", "")) for b in kept)
+    check(kept_types == [("Definitions Stale", ""), ("Object Scan Result", "INFECTED")], f"bus keeps the infected and the failure event, not the clean one: {kept_types}")
+
+    print("definitions bucket")
+    bucket_policy = json.loads(s3.get_bucket_policy(Bucket=definitions)["Policy"])
+    statements = {s.get("Sid"): s for s in bucket_policy["Statement"]}
+    reads = statements.get("DenyReadsOutsideTheVpcEndpoint", {})
+    check(reads.get("Effect") == "Deny" and reads.get("Condition", {}).get("StringNotEquals", {}).get("aws:SourceVpce") == endpoint_id,
+          f"definitions bucket denies reads not through endpoint {endpoint_id}")
+    writes = statements.get("DenyWritesExceptByTheUpdater", {})
+    exempt = as_list(writes.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", []))
+    check(writes.get("Effect") == "Deny" and exempt == [app["updater_role_arn"]], "definitions bucket denies writes by anyone but the updater's role")
+    check(app["scanner_role_arn"] not in exempt, "the scanner's role is not exempt from the write deny")
+    check("DenyInsecureTransport" in statements, "definitions bucket denies plain HTTP")
+    public = s3.get_public_access_block(Bucket=definitions)["PublicAccessBlockConfiguration"]
+    check(all(public.values()), "definitions bucket blocks all public access")
+
+    print("least privilege")
+    scanner_role = app["scanner_role_arn"].split("/")[-1]
+    updater_role = app["updater_role_arn"].split("/")[-1]
+    scanner_statements = role_statements(iam, scanner_role)
+    updater_statements = role_statements(iam, updater_role)
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging"):
+        check(not any(statement_allows(s, action, f"arn:aws:s3:::{definitions}/clamav/main.cvd") for s in scanner_statements),
+              f"scanner's role cannot {action} in the definitions bucket")
+    check(any(statement_allows(s, "s3:GetObject", f"arn:aws:s3:::{definitions}/clamav/manifest.json") for s in scanner_statements), "scanner's role can read the definitions")
+    check(not any(statement_allows(s, "s3:GetObject", f"arn:aws:s3:::{definitions}/elsewhere/x") for s in scanner_statements), "scanner's role cannot read outside the definitions prefix")
+    check(any(statement_allows(s, "s3:PutObject", f"arn:aws:s3:::{definitions}/clamav/daily.cvd") for s in updater_statements), "updater's role can write the definitions")
+    check(not any(statement_allows(s, "s3:GetObject", "arn:aws:s3:::emu-uploads/file") for s in updater_statements), "updater's role cannot read the scanned buckets")
+    check(any(statement_allows(s, "s3:DeleteObjectVersion", "arn:aws:s3:::emu-uploads/a/b") for s in scanner_statements), "scanner's role can delete infected versions in a scanned bucket")
+    check(not any(statement_allows(s, "s3:GetObject", "arn:aws:s3:::emu-partner-drop/other/x") for s in scanner_statements), "scanner's role is limited to the notification prefix")
+    check(not any(statement_allows(s, "s3:GetObject", "arn:aws:s3:::some-other-bucket/x") for s in scanner_statements), "scanner's role cannot read other buckets")
+    check(not any(statement_allows(s, "events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/default") for s in scanner_statements + updater_statements),
+          "neither role can publish to the default bus")
+    check(not any(s.get("Effect") == "Allow" and "*" in as_list(s.get("Action", [])) for s in scanner_statements + updater_statements), "no role allows Action *")
+
+    print("download protection")
+    protected = json.loads(s3.get_bucket_policy(Bucket="emu-uploads")["Policy"])
+    deny = [s for s in protected["Statement"] if s.get("Sid") == "DenyDownloadsOfObjectsNotScannedClean"]
+    check(len(deny) == 1 and deny[0]["Condition"]["StringNotEquals"].get("s3:ExistingObjectTag/scan-status") == "CLEAN"
+          and deny[0]["Condition"]["ArnNotEquals"].get("aws:PrincipalArn") == app["scanner_role_arn"],
+          "emu-uploads denies downloads not tagged CLEAN, scanner exempt")
+    try:
+        s3.get_bucket_policy(Bucket="emu-partner-drop")
+        check(False, "emu-partner-drop has no download protection (not requested)")
+    except ClientError as error:
+        check(error.response["Error"]["Code"] == "NoSuchBucketPolicy", "emu-partner-drop has no download protection (not requested)")
+
+    print("repositories, buckets and alarms")
+    for url in (app["scanner_repository_url"], app["updater_repository_url"]):
+        repository = ecr.describe_repositories(repositoryNames=[url.split("/", 1)[1]])["repositories"][0]
+        check(repository["imageTagMutability"] == "IMMUTABLE" and repository["imageScanningConfiguration"]["scanOnPush"], f"{repository['repositoryName']}: immutable tags, scan on push")
+        check("rules" in json.loads(ecr.get_lifecycle_policy(repositoryName=repository["repositoryName"])["lifecyclePolicyText"]), f"{repository['repositoryName']}: lifecycle policy")
+    logging = s3.get_bucket_logging(Bucket=definitions).get("LoggingEnabled", {})
+    check(logging.get("TargetBucket") == app["access_log_bucket_name"], "definitions bucket logs to the access-log bucket")
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=app["access_log_bucket_name"])["Rules"]
+    check(any("Expiration" in r for r in lifecycle), "access logs expire")
+    check(app["quarantine_bucket_name"] in [b["Name"] for b in s3.list_buckets()["Buckets"]], "quarantine bucket exists")
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    by_metric = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    for metric in [("AWS/Lambda", "Errors"), ("S3ClamAVScanner", "DefinitionsAgeHours"), ("S3ClamAVScanner", "ScanErrors"), ("AWS/Events", "MatchedEvents")]:
+        check(metric in by_metric, f"alarm on {metric[0]} {metric[1]}")
+    stale = [a for a in alarms if a["MetricName"] == "DefinitionsAgeHours"]
+    check(bool(stale) and stale[0]["Threshold"] == float(scanner_env.get("MAX_DEFINITIONS_AGE", -1)), "stale alarm threshold is MAX_DEFINITIONS_AGE")
+
+
+def verify_sqs_trigger(network, app):
+    s3 = boto3.client("s3")
+    sqs = boto3.client("sqs")
+    lam = boto3.client("lambda")
+    queue_url = app["scan_queue_url"]
+    check(bool(queue_url), "scan queue exists")
+    queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    queue_arn = queue["QueueArn"]
+    redrive = json.loads(queue.get("RedrivePolicy", "{}"))
+    check(redrive.get("deadLetterTargetArn", "").endswith("-scan-redrive"), "scan queue redrives to its redrive queue")
+    policy = json.loads(queue.get("Policy", "{}"))
+    sources = {str(s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")) for s in policy.get("Statement", [])}
+    check(any("emu-uploads" in source for source in sources), "scan queue accepts the scanned buckets' notifications")
+    for bucket in ("emu-uploads", "emu-partner-drop"):
+        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+        check([c["QueueArn"] for c in configuration.get("QueueConfigurations", [])] == [queue_arn], f"{bucket}: notification targets the scan queue")
+        check(not configuration.get("LambdaFunctionConfigurations"), f"{bucket}: no direct invocation any more")
+    mappings = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    check([m["FunctionArn"] for m in mappings] == [app["scanner_function_arn"]], "the scanner consumes the scan queue")
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=app["scanner_function_name"])["Policy"])
+        statements = policy.get("Statement", [])
+    except lam.exceptions.ResourceNotFoundException:
+        statements = []
+    check(not [s for s in statements if s["Principal"].get("Service") == "s3.amazonaws.com"], "S3 may no longer invoke the scanner directly")
+    # A new object reaches the queue (moto delivers S3 notifications to SQS at once). moto
+    # hands queued messages to an enabled event source mapping at once (and its Lambda
+    # "succeeds"), so pause the mapping to look at the message.
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    s3.put_object(Bucket="emu-uploads", Key="sqs-wiring-check.txt", Body=b"hello")
+    bodies = receive_all(sqs, queue_url)
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
+    check("sqs-wiring-check.txt" in keys, f"an upload to emu-uploads arrives in the scan queue {keys}")
+
+
+def verify_destroyed(network, app):
+    lam = boto3.client("lambda")
+    ec2 = boto3.client("ec2")
+    s3 = boto3.client("s3")
+    events = boto3.client("events")
+    functions = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    check(app["scanner_function_name"] not in functions and app["updater_function_name"] not in functions, "functions are gone")
+    check(not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [network["vpc_id"]]}])["Vpcs"], "VPC is gone")
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    check(app["definitions_bucket_name"] not in buckets and app["access_log_bucket_name"] not in buckets, "the system's buckets are gone")
+    check({"emu-uploads", "emu-partner-drop"} <= buckets, "the scanned buckets (not owned by Terraform) remain")
+    for bucket in ("emu-uploads", "emu-partner-drop"):
+        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+        check(not configuration.get("LambdaFunctionConfigurations") and not configuration.get("QueueConfigurations"), f"{bucket}: notification removed")
+    check(app["event_bus_name"] not in [b["Name"] for b in events.list_event_buses()["EventBuses"]], "event bus is gone")
+
+
+def main():
+    arguments = sys.argv[1:]
+    mode = verify_applied
+    if arguments[:1] == ["--destroyed"]:
+        mode, arguments = verify_destroyed, arguments[1:]
+    elif arguments[:1] == ["--sqs"]:
+        mode, arguments = verify_sqs_trigger, arguments[1:]
+    network, app = outputs(arguments[0]), outputs(arguments[1])
+    mode(network, app)
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
