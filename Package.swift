@@ -154,7 +154,14 @@ let package = Package(
         ),
         .testTarget(
             name: "ScannerCoreTests",
-            dependencies: ["ScannerCore"],
+            dependencies: [
+                "AWSClients",
+                "ClamAV",
+                "ScannerCore",
+                "ServiceSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
