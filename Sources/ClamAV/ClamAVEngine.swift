@@ -164,15 +164,21 @@ public final class ClamAVEngine: @unchecked Sendable {
         }
         // libclamav's unzip trims an entry larger than the max file size to that size and
         // scans only the first part, with no alert (seen with ClamAV 1.4: a 200 MiB zip bomb
-        // comes back clean). Every embedded layer that reaches the limit is recorded so that
-        // such a scan is reported unscannable instead.
-        cl_engine_set_clcb_file_inspection(handle) { _, _, _, _, fileName, fileSize, _, recursionLevel, _, context in
-            guard let context, recursionLevel > 0 else { return CL_CLEAN }
+        // comes back clean). Every embedded file that reaches the limit is recorded so that
+        // such a scan is reported unscannable instead. The pre-cache callback runs for every
+        // file, outer first, before the clean cache is consulted, and gets only a descriptor:
+        // the file-inspection callback would make libclamav map whole files into memory.
+        // Answering CL_VIRUS blocks the entry, so libclamav does not cache the object as clean
+        // (a second identical bomb would otherwise come back clean from the cache).
+        cl_engine_set_clcb_pre_cache(handle) { descriptor, _, context in
+            guard let context else { return CL_CLEAN }
             let collector = Unmanaged<DetectionCollector>.fromOpaque(context).takeUnretainedValue()
-            if Int64(fileSize) >= collector.maxFileSize {
-                collector.truncatedLayers.append(fileName.map { String(cString: $0) } ?? "an unnamed entry")
-            }
-            return CL_CLEAN
+            collector.filesSeen += 1
+            var status = stat()
+            guard collector.filesSeen > 1, descriptor >= 0, fstat(descriptor, &status) == 0 else { return CL_CLEAN }
+            guard Int64(status.st_size) >= collector.maxFileSize else { return CL_CLEAN }
+            collector.truncatedLayers.append("an embedded file of \(status.st_size) bytes")
+            return CL_VIRUS
         }
     }
 
@@ -219,18 +225,20 @@ public final class ClamAVEngine: @unchecked Sendable {
 
         switch code {
         case CL_CLEAN:
-            if let truncated = collector.truncatedLayers.first {
-                return ScanResult(
-                    verdict: .unscannable,
-                    reason: "scan limit exceeded: \(truncated) reached the max file size (\(self.options.limits.maxFileSize) bytes) and was only partly scanned"
-                )
-            }
             return ScanResult(verdict: .clean)
         case CL_VIRUS:
             var detections = collector.names
             if let virusName {
                 let name = String(cString: virusName)
                 if !detections.contains(name) { detections.append(name) }
+            }
+            // The entries this engine blocked itself are limits, not threats.
+            detections.removeAll { $0 == Self.callbackDetection }
+            if detections.isEmpty, let truncated = collector.truncatedLayers.first {
+                return ScanResult(
+                    verdict: .unscannable,
+                    reason: "scan limit exceeded: \(truncated) reached the max file size (\(self.options.limits.maxFileSize) bytes) and was only partly scanned"
+                )
             }
             return ScanResult.classify(detections: detections)
         case CL_EMAXREC, CL_EMAXSIZE, CL_EMAXFILES, CL_ETIMEOUT:
@@ -239,6 +247,9 @@ public final class ClamAVEngine: @unchecked Sendable {
             throw ClamAVError(.scan, "scan of \(path) failed: \(ClamAVError.describe(code))")
         }
     }
+
+    /// The name libclamav gives a file that a callback blocked with `CL_VIRUS`.
+    static let callbackDetection = "Detected.By.Callback"
 
     private static func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -253,6 +264,8 @@ private final class DetectionCollector {
     let maxFileSize: Int64
     var names: [String] = []
     var truncatedLayers: [String] = []
+    /// Files libclamav has started on: the first is the scanned file itself.
+    var filesSeen = 0
 
     init(maxFileSize: Int64) {
         self.maxFileSize = maxFileSize

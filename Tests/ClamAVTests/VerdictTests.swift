@@ -73,6 +73,14 @@ struct VerdictTests {
         #expect(result.reason?.contains("max file size") == true || result.reason == "scan limit exceeded: MaxFileSize")
     }
 
+    /// The engine's clean cache must not turn a second bomb with the same trimmed content clean.
+    @Test func decompressionBombStaysUnscannableWhenScannedAgain() async throws {
+        let engine = try await Fixtures.engine()
+        for _ in 0..<2 {
+            #expect(try await engine.scan(fileAtPath: Fixtures.file("bomb.zip")).verdict == .unscannable)
+        }
+    }
+
     @Test func encryptedZipIsUnscannableAndSaysWhy() async throws {
         let result = try await Fixtures.engine().scan(fileAtPath: Fixtures.file("encrypted.zip"))
         #expect(result == ScanResult(verdict: .unscannable, signature: "Heuristics.Encrypted.Zip", reason: "encrypted content: Zip"))
