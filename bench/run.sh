@@ -73,7 +73,8 @@ for size in $sizes; do
     large=()
     if [ "$large_mib" -gt 0 ] && [ "$size" = "$large_at" ]; then large=(--large-key large/object.bin); fi
     echo "-- scanner (warm, $measured objects)" >&2
-    "$bench" measure --bucket bench-uploads --keys "$work/keys.txt" --warmup "$warmup" "${large[@]}" >"$work/ours-$size.json"
+    "$bench" measure --bucket bench-uploads --keys "$work/keys.txt" --warmup "$warmup" \
+        --local-copies "$work/objects" "${large[@]}" >"$work/ours-$size.json"
 
     # clamd on a private socket, loaded with the same database.
     mkdir -p "$work/clamd-$size/tmp"

@@ -66,6 +66,9 @@ struct Measure: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A large object scanned after the others, with peak memory before and after.", valueName: "KEY"))
     var largeKey: String?
 
+    @Option(help: ArgumentHelp("Local copies of the objects: each is also scanned by the engine alone, without S3, to show the scan's share.", valueName: "DIR"))
+    var localCopies: String?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "scanner-bench")
@@ -115,6 +118,7 @@ struct Measure: AsyncParsableCommand {
         let measuredSeconds = (clock.now - measuringSince).seconds
         let afterObjects = MemoryStatus.read()
 
+
         var large: [String: JSONNumberOrString] = [:]
         if let largeKey {
             let before = MemoryStatus.read()
@@ -130,6 +134,23 @@ struct Measure: AsyncParsableCommand {
                 "vmHWMBeforeKiB": .number(Double(before.vmHWM)), "vmHWMAfterKiB": .number(Double(after.vmHWM)),
                 "rssAnonAfterKiB": .number(Double(after.rssAnon)), "rssFileAfterKiB": .number(Double(after.rssFile)),
             ]
+        }
+
+        // Last, so that it changes no memory figure: a second engine on the same database, with
+        // libclamav's clean cache off (the first engine has seen these bytes), scans local copies
+        // of the objects: the engine's share of the per-object time, without S3.
+        var scanOnly: [Double] = []
+        if let localCopies {
+            let engine = try await ClamAVEngine.load(
+                databaseDirectory: definitions.engine.database.directory,
+                options: EngineOptions(limits: service.configuration.limits, cacheEnabled: false)
+            )
+            let names = try FileManager.default.contentsOfDirectory(atPath: localCopies).sorted()
+            for (index, name) in names.enumerated() {
+                let start = clock.now
+                _ = try await engine.scan(fileAtPath: (localCopies as NSString).appendingPathComponent(name))
+                if index >= warmup { scanOnly.append((clock.now - start).seconds) }
+            }
         }
 
         let sorted = latencies.sorted()
@@ -148,6 +169,13 @@ struct Measure: AsyncParsableCommand {
             "verdicts": .string(verdicts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
         ]
         var output = result
+        if !scanOnly.isEmpty {
+            let sortedScans = scanOnly.sorted()
+            output["scanOnly"] = .object([
+                "objects": .number(Double(scanOnly.count)),
+                "p50": .number(percentile(sortedScans, 0.50)), "p99": .number(percentile(sortedScans, 0.99)),
+            ])
+        }
         if !large.isEmpty {
             output["large"] = .object(large)
         }
