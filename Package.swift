@@ -137,6 +137,20 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // Benchmark (not a test): the warm scanner's per-object path; bench/run.sh compares it
+        // with `clamscan` per object and `clamdscan` against `clamd`.
+        .executableTarget(
+            name: "scanner-bench",
+            dependencies: [
+                "AWSClients",
+                "ClamAV",
+                "ScannerCore",
+                "ServiceSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ClamAVTests",
             dependencies: ["ClamAV"]

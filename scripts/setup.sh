@@ -6,6 +6,8 @@ set -euo pipefail
 apt_packages=(
     # ClamAV: the library we link, the CLI tools we compare with, ClamAV's test corpus.
     libclamav-dev clamav clamav-freshclam clamav-testfiles
+    # clamd, clamdscan and GNU time (peak memory), for bench/run.sh.
+    clamav-daemon clamdscan time
     # Test fixtures (archives) and scripts.
     zip unzip p7zip-full curl ca-certificates jq
     # Container images without a Docker engine, and the architecture diagram.

@@ -1,0 +1,238 @@
+import AWSClients
+import ArgumentParser
+import AsyncHTTPClient
+import ClamAV
+import Foundation
+import Logging
+import ScannerCore
+import ServiceSupport
+
+/// Drives the scanner's real per-object path (head, tags, download to a temporary file, scan,
+/// tag, publish the result event) against an S3 endpoint, with the definitions loaded once, and
+/// prints per-object latency, throughput and the process's peak memory as one JSON object.
+/// Not a test: bench/run.sh runs it next to `clamscan` and `clamdscan`.
+@main
+struct ScannerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scanner-bench",
+        abstract: "Benchmark the warm scanner against an S3 endpoint (see bench/run.sh).",
+        subcommands: [Publish.self, Measure.self]
+    )
+}
+
+/// `scanner-bench publish --database DIR`: what `definition-updater publish` does, in its own
+/// process so that the measuring process never holds a second engine.
+struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Publish a local database folder to DEFINITIONS_BUCKET/DEFINITIONS_PREFIX.")
+
+    @Option(help: ArgumentHelp("The database folder.", valueName: "DIR"))
+    var database: String
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let reader = EnvironmentReader(environment)
+        let bucket = try reader.required("DEFINITIONS_BUCKET")
+        let prefix = reader.prefix("DEFINITIONS_PREFIX", default: "clamav/")
+        let settings = try AWSSettings(environment: environment)
+        let engine = try await ClamAVEngine.load(databaseDirectory: database)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let store = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            let logger = Logger(label: "scanner-bench")
+            let publication = try await DefinitionsBucket(store: store, bucket: bucket, prefix: prefix, logger: logger).publish(engine)
+            print("published \(publication.manifest.version) (\(engine.database.signatureCount) signatures) to s3://\(bucket)/\(prefix)")
+            try await httpClient.shutdown()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+    }
+}
+
+/// `scanner-bench measure`: the scanner configured from the environment (as in production),
+/// one object at a time.
+struct Measure: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Scan every key of a list through the scanner's workflow and print the figures as JSON.")
+
+    @Option(help: ArgumentHelp("The bucket holding the objects.", valueName: "BUCKET"))
+    var bucket: String
+
+    @Option(help: ArgumentHelp("A file with one object key per line.", valueName: "FILE"))
+    var keys: String
+
+    @Option(help: "How many of the first keys warm up the scanner and are left out of the figures.")
+    var warmup: Int = 5
+
+    @Option(help: ArgumentHelp("A large object scanned after the others, with peak memory before and after.", valueName: "KEY"))
+    var largeKey: String?
+
+    @Option(help: ArgumentHelp("Local copies of the objects: each is also scanned by the engine alone, without S3, to show the scan's share.", valueName: "DIR"))
+    var localCopies: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var logger = Logger(label: "scanner-bench")
+        logger.logLevel = .error
+        // One at a time: latency is per object, and the other contenders scan one at a time too.
+        let service = try ScannerService(environment: environment, logger: logger, metrics: nil, concurrency: 1)
+        do {
+            try await measure(service)
+            try await service.shutdown()
+        } catch {
+            try? await service.shutdown()
+            throw error
+        }
+    }
+
+    func measure(_ service: ScannerService) async throws {
+        let clock = ContinuousClock()
+        let keyList = try String(contentsOfFile: keys, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        guard keyList.count > warmup else { throw ValidationError("\(keys) lists \(keyList.count) keys, not more than --warmup \(warmup)") }
+        let idle = MemoryStatus.read()
+
+        // Cold start: manifest, database download from S3, load and compile.
+        let loadStart = clock.now
+        guard let definitions = await service.definitions.current() else {
+            throw ValidationError("the scanner could not load the definitions (see the log)")
+        }
+        let loadSeconds = (clock.now - loadStart).seconds
+        let afterLoad = MemoryStatus.read()
+
+        var verdicts: [String: Int] = [:]
+        var latencies: [Double] = []
+        var measuringSince = clock.now
+        for (index, key) in keyList.enumerated() {
+            if index == warmup { measuringSince = clock.now }
+            let start = clock.now
+            let report = await service.processor.process(WorkUnit(messageID: nil, items: [.object(ObjectRef(bucket: bucket, key: key))]))
+            let seconds = (clock.now - start).seconds
+            guard let object = report.objects.first else { throw ValidationError("no outcome for \(key)") }
+            if object.skipped || object.verdict == "ERROR" {
+                throw ValidationError("\(key): \(object.skipped ? "skipped" : "ERROR"): \(object.reasons.joined(separator: "; "))")
+            }
+            if index >= warmup {
+                latencies.append(seconds)
+                verdicts[object.verdict ?? "-", default: 0] += 1
+            }
+        }
+        let measuredSeconds = (clock.now - measuringSince).seconds
+        let afterObjects = MemoryStatus.read()
+
+
+        var large: [String: JSONNumberOrString] = [:]
+        if let largeKey {
+            let before = MemoryStatus.read()
+            let start = clock.now
+            let report = await service.processor.process(WorkUnit(messageID: nil, items: [.object(ObjectRef(bucket: bucket, key: largeKey))]))
+            let seconds = (clock.now - start).seconds
+            let after = MemoryStatus.read()
+            let object = report.objects.first
+            large = [
+                "key": .string(largeKey), "verdict": .string(object?.verdict ?? "-"),
+                "reasons": .string(object?.reasons.joined(separator: "; ") ?? ""),
+                "seconds": .number(seconds),
+                "vmHWMBeforeKiB": .number(Double(before.vmHWM)), "vmHWMAfterKiB": .number(Double(after.vmHWM)),
+                "rssAnonAfterKiB": .number(Double(after.rssAnon)), "rssFileAfterKiB": .number(Double(after.rssFile)),
+            ]
+        }
+
+        // Last, so that it changes no memory figure: a second engine on the same database, with
+        // libclamav's clean cache off (the first engine has seen these bytes), scans local copies
+        // of the objects: the engine's share of the per-object time, without S3.
+        var scanOnly: [Double] = []
+        if let localCopies {
+            let engine = try await ClamAVEngine.load(
+                databaseDirectory: definitions.engine.database.directory,
+                options: EngineOptions(limits: service.configuration.limits, cacheEnabled: false)
+            )
+            let names = try FileManager.default.contentsOfDirectory(atPath: localCopies).sorted()
+            for (index, name) in names.enumerated() {
+                let start = clock.now
+                _ = try await engine.scan(fileAtPath: (localCopies as NSString).appendingPathComponent(name))
+                if index >= warmup { scanOnly.append((clock.now - start).seconds) }
+            }
+        }
+
+        let sorted = latencies.sorted()
+        let result: [String: JSONNumberOrString] = [
+            "contender": .string("ours"),
+            "definitions": .string(definitions.manifest.version),
+            "signatures": .number(Double(definitions.engine.database.signatureCount)),
+            "objects": .number(Double(latencies.count)),
+            "p50": .number(percentile(sorted, 0.50)), "p99": .number(percentile(sorted, 0.99)),
+            "mean": .number(latencies.reduce(0, +) / Double(latencies.count)),
+            "objectsPerSecond": .number(Double(latencies.count) / measuredSeconds),
+            "loadSeconds": .number(loadSeconds),
+            "vmHWMIdleKiB": .number(Double(idle.vmHWM)),
+            "vmHWMAfterLoadKiB": .number(Double(afterLoad.vmHWM)),
+            "vmHWMKiB": .number(Double(afterObjects.vmHWM)),
+            "verdicts": .string(verdicts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
+        ]
+        var output = result
+        if !scanOnly.isEmpty {
+            let sortedScans = scanOnly.sorted()
+            output["scanOnly"] = .object([
+                "objects": .number(Double(scanOnly.count)),
+                "p50": .number(percentile(sortedScans, 0.50)), "p99": .number(percentile(sortedScans, 0.99)),
+            ])
+        }
+        if !large.isEmpty {
+            output["large"] = .object(large)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(output), as: UTF8.self))
+    }
+}
+
+/// The nearest-rank percentile of sorted values.
+func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+    return sorted[min(max(rank, 1), sorted.count) - 1]
+}
+
+/// Peak and current memory of this process, from /proc/self/status (KiB).
+struct MemoryStatus {
+    var vmHWM = 0
+    var rssAnon = 0
+    var rssFile = 0
+
+    static func read() -> MemoryStatus {
+        var status = MemoryStatus()
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return status }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2, let value = Int(fields[1]) else { continue }
+            switch fields[0] {
+            case "VmHWM:": status.vmHWM = value
+            case "RssAnon:": status.rssAnon = value
+            case "RssFile:": status.rssFile = value
+            default: break
+            }
+        }
+        return status
+    }
+}
+
+/// A JSON value for the one-line result.
+indirect enum JSONNumberOrString: Encodable {
+    case number(Double)
+    case string(String)
+    case object([String: JSONNumberOrString])
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
