@@ -39,7 +39,7 @@ struct Publish: AsyncParsableCommand {
         do {
             let store = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
             let logger = Logger(label: "scanner-bench")
-            let publication = try await DefinitionsBucket(store: store, bucket: bucket, prefix: prefix, logger: logger).publish(engine)
+            let publication = try await DefinitionsBucket(store: store, bucket: bucket, prefix: prefix, logger: logger).publish(engine.database)
             print("published \(publication.manifest.version) (\(engine.database.signatureCount) signatures) to s3://\(bucket)/\(prefix)")
             try await httpClient.shutdown()
         } catch {

@@ -19,6 +19,10 @@ struct SlowStore: ObjectStore {
         try await Task.sleep(for: delay)
         return try await base.getObject(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, to: path)
     }
+    func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
+        try await Task.sleep(for: delay)
+        return try await base.getObject(bucket: bucket, key: key, headed: metadata, to: path)
+    }
     func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
         try await base.getObject(bucket: bucket, key: key, versionID: versionID, ifNoneMatch: ifNoneMatch, maxSize: maxSize)
     }

@@ -22,8 +22,17 @@ extension S3Client {
     @discardableResult
     public func getObject(bucket: String, key: String, versionID: String? = nil, ifMatch: String? = nil, to path: String) async throws -> S3ObjectMetadata {
         let metadata = try await headObject(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch)
-        let pinnedVersion = versionID ?? metadata.versionID
-        let condition = Self.quoted(ifMatch ?? metadata.eTag)
+        return try await getObject(bucket: bucket, key: key, headed: metadata, to: path)
+    }
+
+    /// GetObject streamed to a file, for a caller that has just headed the object: the
+    /// version and entity tag in `metadata` pin every request (a changed object answers 412),
+    /// and its size decides between one GET and parallel ranges. Saves the HeadObject of
+    /// ``getObject(bucket:key:versionID:ifMatch:to:)``; the same guarantees hold.
+    @discardableResult
+    public func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
+        let pinnedVersion = metadata.versionID
+        let condition = Self.quoted(metadata.eTag)
         let file = try PositionalFile.create(path: path)
         do {
             try file.truncate(to: metadata.size)

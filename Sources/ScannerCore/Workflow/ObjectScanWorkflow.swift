@@ -105,22 +105,32 @@ public struct ObjectScanWorkflow: Sendable {
             eTag: head.eTag, size: head.size
         )
 
-        // At-least-once delivery: a version that already carries a final verdict for these
-        // definitions is not scanned again.
-        let existingTags = try await tags(of: object)
-        let status = existingTags.first { $0.key == configuration.tagKeys.status }?.value
-        let scannedWith = existingTags.first { $0.key == configuration.tagKeys.definitions }?.value
-        if let status, ["CLEAN", "INFECTED", "UNSCANNABLE"].contains(status), scannedWith == ObjectTags.sanitize(manifest.version) {
-            return (.skip(object, "already \(status) with definitions \(manifest.version)"), manifest)
-        }
-
         let result: ScanResult
+        let existingTags: [S3Tag]
         if head.size > configuration.maxObjectSize {
+            existingTags = try await tags(of: object)
+            if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
             result = ScanResult(verdict: .unscannable, reason: "the object is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
         } else {
-            switch try await download(object, scanWith: definitions.engine) {
-            case .scanned(let scanned): result = scanned
-            case .gone(let why): return (.skip(object, why), manifest)
+            // The tags (for the duplicate check) are read while the object downloads.
+            let path = try temporaryPath()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            async let download = download(object, headed: head, to: path)
+            async let tagsRead = tags(of: object)
+            let downloaded: DownloadOutcome
+            do {
+                existingTags = try await tagsRead
+            } catch {
+                _ = try? await download
+                throw error
+            }
+            downloaded = try await download
+            if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
+            if case .gone(let why) = downloaded { return (.skip(object, why), manifest) }
+            do {
+                result = try await definitions.engine.scan(fileAtPath: path)
+            } catch {
+                throw ScanFailure(object: object, reason: "scan failed: \(error)", manifest: manifest)
             }
             // An unversioned object may have been overwritten while it was scanned; the new
             // content has its own event, so this verdict must not be written onto it.
@@ -142,28 +152,37 @@ public struct ObjectScanWorkflow: Sendable {
     }
 
     private enum DownloadOutcome {
-        case scanned(ScanResult)
+        case ready
         case gone(String)
     }
 
-    /// Downloads exactly the scanned version to a private temporary file, scans it, and removes
-    /// the file whatever happens.
-    private func download(_ object: ObjectRef, scanWith engine: ClamAVEngine) async throws -> DownloadOutcome {
+    /// At-least-once delivery: a version that already carries a final verdict for these
+    /// definitions is not scanned again.
+    private func alreadyScanned(_ object: ObjectRef, tags: [S3Tag], manifest: DefinitionsManifest) -> ObjectOutcome? {
+        let status = tags.first { $0.key == configuration.tagKeys.status }?.value
+        let scannedWith = tags.first { $0.key == configuration.tagKeys.definitions }?.value
+        guard let status, ["CLEAN", "INFECTED", "UNSCANNABLE"].contains(status), scannedWith == ObjectTags.sanitize(manifest.version) else {
+            return nil
+        }
+        return .skip(object, "already \(status) with definitions \(manifest.version)")
+    }
+
+    /// A private path for one download; the caller removes it whatever happens.
+    private func temporaryPath() throws -> String {
         let folder = (configuration.workDirectory as NSString).appendingPathComponent("s3-clamav-scanner-objects")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let path = (folder as NSString).appendingPathComponent(UUID().uuidString)
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        return (folder as NSString).appendingPathComponent(UUID().uuidString)
+    }
+
+    /// Downloads exactly the headed version (its version ID and ETag pin every request).
+    private func download(_ object: ObjectRef, headed head: S3ObjectMetadata, to path: String) async throws -> DownloadOutcome {
         do {
-            _ = try await store.getObject(bucket: object.bucket, key: object.key, versionID: object.versionID, ifMatch: object.eTag, to: path)
+            _ = try await store.getObject(bucket: object.bucket, key: object.key, headed: head, to: path)
+            return .ready
         } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
             return .gone("the object was replaced or deleted before it was downloaded")
         } catch {
             throw ScanFailure(object: object, reason: "download failed: \(error)", manifest: nil)
-        }
-        do {
-            return .scanned(try await engine.scan(fileAtPath: path))
-        } catch {
-            throw ScanFailure(object: object, reason: "scan failed: \(error)", manifest: nil)
         }
     }
 

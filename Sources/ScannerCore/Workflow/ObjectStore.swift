@@ -6,8 +6,11 @@ import Foundation
 public protocol ObjectStore: Sendable {
     /// HeadObject of one version, optionally only if the entity tag still matches.
     func headObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3ObjectMetadata
-    /// GetObject of one version streamed to a file, only if the entity tag still matches.
+    /// GetObject of one version streamed to a file, pinned to the version and entity tag of
+    /// the metadata its HeadObject returned.
     func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, to path: String) async throws -> S3ObjectMetadata
+    /// GetObject streamed to a file, pinned to the version and entity tag the caller headed.
+    func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata
     /// GetObject into memory, unless the entity tag is still `ifNoneMatch`.
     func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult
     /// The tags of one version.
