@@ -6,7 +6,9 @@
 images_cache=${IMAGES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/images}
 # Our own storage, so that these images never mix with other users' containers.
 containers_root=${CONTAINERS_ROOT:-$images_cache/storage}
-containers_runroot=${CONTAINERS_RUNROOT:-${TMPDIR:-/tmp}/s3-clamav-scanner-containers-$(id -u)}
+# podman refuses a runroot longer than 50 characters, so it does not follow TMPDIR (which
+# scripts/test.sh points into its own, longer, work folder).
+containers_runroot=${CONTAINERS_RUNROOT:-/tmp/s3-clamav-scanner-containers-$(id -u)}
 
 # Images are named localhost/s3-clamav-scanner/PRODUCT:TAG.
 image_repository=${IMAGE_REPOSITORY:-localhost/s3-clamav-scanner}
