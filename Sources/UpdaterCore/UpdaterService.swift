@@ -92,8 +92,17 @@ public struct UpdaterService: Sendable {
                 located, stateFiles: [(report.databaseDirectory as NSString).appendingPathComponent("freshclam.dat")], now: now
             )
             uploaded = publication.uploaded
+            // Files the new manifest no longer lists are harmless leftovers (the scanner reads
+            // only what the manifest names); a failed delete is reported, not fatal. The role
+            // Terraform gives the updater has no delete right, so in AWS they stay.
             for name in report.filesToDelete {
-                _ = try? await store.deleteObject(bucket: bucket.bucket, key: bucket.prefix + name, versionID: nil)
+                do {
+                    _ = try await store.deleteObject(bucket: bucket.bucket, key: bucket.prefix + name, versionID: nil)
+                } catch {
+                    logger.warning("cannot delete a database file the manifest no longer lists", metadata: [
+                        "file": "\(bucket.prefix + name)", "error": "\(error)",
+                    ])
+                }
             }
             stored.modificationTimes = Dictionary(report.files.map { ($0.name, $0.modificationTime) }) { _, last in last }
             try await saveState(stored)
