@@ -24,9 +24,23 @@ let package = Package(
             pkgConfig: "libclamav",
             providers: [.apt(["libclamav-dev"])]
         ),
+        // libarchive through pkg-config: the second unpacker's C library.
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        // The second unpacker: archives and compressed streams libclamav cannot unpack.
+        .target(
+            name: "Unpacker",
+            dependencies: [
+                "CArchive",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "ClamAV",
-            dependencies: ["CClamAV"]
+            dependencies: ["CClamAV", "Unpacker"]
         ),
         // What the scanner and the updater share: configuration reading, the manifest, events.
         .target(
@@ -153,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClamAVTests",
-            dependencies: ["ClamAV"]
+            dependencies: ["ClamAV", "Unpacker"]
         ),
         .testTarget(
             name: "LambdaRuntimeTests",

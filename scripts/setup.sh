@@ -6,6 +6,8 @@ set -euo pipefail
 apt_packages=(
     # ClamAV: the library we link, the CLI tools we compare with, ClamAV's test corpus.
     libclamav-dev clamav clamav-freshclam clamav-testfiles
+    # The second unpacker (libarchive).
+    libarchive-dev
     # clamd, clamdscan and GNU time (peak memory), for bench/run.sh.
     clamav-daemon clamdscan time
     # Test fixtures (archives) and scripts.

@@ -1,19 +1,23 @@
 import CClamAV
 import Dispatch
 import Foundation
+import Unpacker
 
 /// Settings for a new engine.
 public struct EngineOptions: Sendable, Equatable {
     /// Limits for every scan; exceeding one makes the file ``ScanVerdict/unscannable``.
     public var limits: ScanLimits
-    /// Whether libclamav may skip files whose bytes it has already found clean. Benchmarks
-    /// switch it off so that every scan does the work.
+    /// Whether libclamav may skip files whose bytes it has already found clean. Off by
+    /// default and never on in the scanner: libclamav 1.4 keys its cache by MD5, so a file
+    /// crafted to collide with a clean one would be passed unscanned. The benchmark turns it
+    /// on to show what it would save.
     public var cacheEnabled: Bool
-    /// Where libclamav unpacks archives; `nil` uses `TMPDIR` or `/tmp`.
+    /// Where libclamav and the second unpacker unpack archives (each scan in a private
+    /// folder of its own); `nil` uses `TMPDIR` or `/tmp`.
     public var temporaryDirectory: String?
 
     /// Creates options.
-    public init(limits: ScanLimits = .clamAVDefaults, cacheEnabled: Bool = true, temporaryDirectory: String? = nil) {
+    public init(limits: ScanLimits = .clamAVDefaults, cacheEnabled: Bool = false, temporaryDirectory: String? = nil) {
         self.limits = limits
         self.cacheEnabled = cacheEnabled
         self.temporaryDirectory = temporaryDirectory
@@ -31,6 +35,8 @@ public final class ClamAVEngine: @unchecked Sendable {
     public let database: DatabaseInfo
     /// The options it was built with.
     public let options: EngineOptions
+    /// The limits as libclamav applies them, read back after setting them.
+    public let honouredLimits: ScanLimits
 
     private let handle: OpaquePointer
     private let scanOptions: cl_scan_options
@@ -38,10 +44,11 @@ public final class ClamAVEngine: @unchecked Sendable {
     /// Scans and loads are blocking C calls: they run here, never on Swift's cooperative pool.
     private static let blockingQueue = DispatchQueue(label: "s3-clamav-scanner.clamav", attributes: .concurrent)
 
-    private init(handle: OpaquePointer, database: DatabaseInfo, options: EngineOptions) {
+    private init(handle: OpaquePointer, database: DatabaseInfo, options: EngineOptions, honouredLimits: ScanLimits) {
         self.handle = handle
         self.database = database
         self.options = options
+        self.honouredLimits = honouredLimits
         self.scanOptions = Self.makeScanOptions()
     }
 
@@ -58,12 +65,50 @@ public final class ClamAVEngine: @unchecked Sendable {
         try await runBlocking { try loadBlocking(directory: directory, options: options) }
     }
 
-    /// Scans one regular file and returns its verdict: clean, infected or unscannable.
+    /// Scans one regular file, and everything in it, and returns its verdict: clean,
+    /// infected or unscannable (see ``ScanSession`` for how containers are accounted for).
+    ///
+    /// The scan ends by `deadline` or after the max scan time, whichever comes first: what
+    /// is not examined by then makes the file unscannable, never clean. libclamav cannot be
+    /// interrupted inside one layer, so if it is still busy shortly after the deadline the
+    /// scan is abandoned: the verdict is returned and the blocking work finishes on its own,
+    /// removing its files.
     ///
     /// Throws ``ClamAVError`` when the file cannot be opened or is not a regular file, and when
-    /// libclamav fails; a caller reports those as ``ScanVerdict/error``.
-    public func scan(fileAtPath path: String) async throws -> ScanResult {
-        try await Self.runBlocking { try self.scanBlocking(path: path) }
+    /// libclamav or the disk fails; a caller reports those as ``ScanVerdict/error``.
+    public func scan(fileAtPath path: String, deadline: ContinuousClock.Instant? = nil) async throws -> ScanResult {
+        let limit = options.limits.maxScanTimeMilliseconds
+        let ownDeadline = limit > 0 ? ContinuousClock.now + .milliseconds(limit) : nil
+        let effective = [deadline, ownDeadline].compactMap { $0 }.min()
+        guard let effective else {
+            return try await Self.runBlocking { try self.scanBlocking(path: path, deadline: nil) }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let once = ResumeOnce(continuation)
+            Self.blockingQueue.async { once.resume(with: Result { try self.scanBlocking(path: path, deadline: effective) }) }
+            let abandonAt = ContinuousClock.now.duration(to: effective + Self.abandonGrace)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(max(0, abandonAt / .nanoseconds(1))))) {
+                once.resume(with: .success(ScanResult(
+                    verdict: .unscannable, reason: "scan time limit reached: libclamav was still busy at the deadline", outOfTime: true
+                )))
+            }
+        }
+    }
+
+    /// How long past the deadline a scan may take to stop on its own before it is abandoned.
+    static let abandonGrace: Duration = .seconds(2)
+
+    /// The limits libclamav would apply if given `limits`: it caps some (the max file size at
+    /// `INT_MAX - 2` in 1.4) without an error, so configuration compares what it asked for
+    /// with what it would get.
+    public static func honouredLimits(for limits: ScanLimits) throws -> ScanLimits {
+        try ClamAVLibrary.initialize()
+        guard let scratch = cl_engine_new() else {
+            throw ClamAVError(.engineSetup, "cl_engine_new failed: out of memory")
+        }
+        defer { cl_engine_free(scratch) }
+        try configureLimits(scratch, limits: limits)
+        return try readLimits(scratch)
     }
 
     // MARK: - Loading
@@ -79,6 +124,14 @@ public final class ClamAVEngine: @unchecked Sendable {
         defer { if let owned { cl_engine_free(owned) } }
 
         try configure(handle, options: options)
+        let honoured = try readLimits(handle)
+        guard honoured.maxFileSize == options.limits.maxFileSize, honoured.maxScanSize == options.limits.maxScanSize else {
+            throw ClamAVError(
+                .engineSetup,
+                "libclamav \(ClamAVLibrary.version) applies a max file size of \(honoured.maxFileSize) and a max scan size of \(honoured.maxScanSize) bytes, "
+                    + "not the \(options.limits.maxFileSize) and \(options.limits.maxScanSize) asked for"
+            )
+        }
 
         var signatures: UInt32 = 0
         let loaded = cl_load(directory, handle, &signatures, cclamav_db_stdopt())
@@ -100,7 +153,8 @@ public final class ClamAVEngine: @unchecked Sendable {
         return ClamAVEngine(
             handle: handle,
             database: DatabaseInfo(directory: directory, signatureCount: Int(signatures), files: files),
-            options: options
+            options: options,
+            honouredLimits: honoured
         )
     }
 
@@ -137,19 +191,43 @@ public final class ClamAVEngine: @unchecked Sendable {
         }
     }
 
-    private static func configure(_ handle: OpaquePointer, options: EngineOptions) throws {
-        let limits = options.limits
-        let numbers: [(cl_engine_field, Int64, String)] = [
-            (CL_ENGINE_MAX_FILESIZE, limits.maxFileSize, "max file size"),
-            (CL_ENGINE_MAX_SCANSIZE, limits.maxScanSize, "max scan size"),
-            (CL_ENGINE_MAX_FILES, Int64(limits.maxFiles), "max files"),
-            (CL_ENGINE_MAX_RECURSION, Int64(limits.maxRecursion), "max recursion"),
-            (CL_ENGINE_MAX_SCANTIME, Int64(limits.maxScanTimeMilliseconds), "max scan time"),
-            (CL_ENGINE_DISABLE_CACHE, options.cacheEnabled ? 0 : 1, "cache switch"),
+    private static var limitFields: [(field: cl_engine_field, name: String, value: KeyPath<ScanLimits, Int64>)] {
+        [
+            (CL_ENGINE_MAX_FILESIZE, "max file size", \.maxFileSize),
+            (CL_ENGINE_MAX_SCANSIZE, "max scan size", \.maxScanSize),
+            (CL_ENGINE_MAX_FILES, "max files", \.maxFilesValue),
+            (CL_ENGINE_MAX_RECURSION, "max recursion", \.maxRecursionValue),
+            (CL_ENGINE_MAX_SCANTIME, "max scan time", \.maxScanTimeValue),
         ]
-        for (field, value, name) in numbers {
-            try ClamAVError.check(cl_engine_set_num(handle, field, value), .engineSetup, "cannot set the \(name) to \(value)")
+    }
+
+    private static func configureLimits(_ handle: OpaquePointer, limits: ScanLimits) throws {
+        for (field, name, value) in limitFields {
+            try ClamAVError.check(cl_engine_set_num(handle, field, limits[keyPath: value]), .engineSetup, "cannot set the \(name) to \(limits[keyPath: value])")
         }
+    }
+
+    private static func readLimits(_ handle: OpaquePointer) throws -> ScanLimits {
+        func read(_ field: cl_engine_field, _ name: String) throws -> Int64 {
+            var code: Int32 = 0
+            let value = cl_engine_get_num(handle, field, &code)
+            try ClamAVError.check(cl_error_t(rawValue: UInt32(bitPattern: code)), .engineSetup, "cannot read back the \(name)")
+            return Int64(value)
+        }
+        return ScanLimits(
+            maxFileSize: try read(CL_ENGINE_MAX_FILESIZE, "max file size"),
+            maxScanSize: try read(CL_ENGINE_MAX_SCANSIZE, "max scan size"),
+            maxFiles: Int(try read(CL_ENGINE_MAX_FILES, "max files")),
+            maxRecursion: Int(try read(CL_ENGINE_MAX_RECURSION, "max recursion")),
+            maxScanTimeMilliseconds: Int(try read(CL_ENGINE_MAX_SCANTIME, "max scan time"))
+        )
+    }
+
+    private static func configure(_ handle: OpaquePointer, options: EngineOptions) throws {
+        try configureLimits(handle, limits: options.limits)
+        try ClamAVError.check(
+            cl_engine_set_num(handle, CL_ENGINE_DISABLE_CACHE, options.cacheEnabled ? 0 : 1), .engineSetup, "cannot switch the clean-file cache"
+        )
         if let temporaryDirectory = options.temporaryDirectory {
             try ClamAVError.check(
                 cl_engine_set_str(handle, CL_ENGINE_TMPDIR, temporaryDirectory),
@@ -157,28 +235,18 @@ public final class ClamAVEngine: @unchecked Sendable {
                 "cannot set the temporary directory to \(temporaryDirectory)"
             )
         }
-        // Collects every detection name, including heuristic alerts, into the per-scan context.
+        // Collects every detection name, including heuristic alerts, into the per-call watcher.
         cl_engine_set_clcb_virus_found(handle) { _, name, context in
             guard let name, let context else { return }
-            Unmanaged<DetectionCollector>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
+            Unmanaged<LayerWatcher>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
         }
-        // libclamav's unzip trims an entry larger than the max file size to that size and
-        // scans only the first part, with no alert (seen with ClamAV 1.4: a 200 MiB zip bomb
-        // comes back clean). Every embedded file that reaches the limit is recorded so that
-        // such a scan is reported unscannable instead. The pre-cache callback runs for every
-        // file, outer first, before the clean cache is consulted, and gets only a descriptor:
-        // the file-inspection callback would make libclamav map whole files into memory.
-        // Answering CL_VIRUS blocks the entry, so libclamav does not cache the object as clean
-        // (a second identical bomb would otherwise come back clean from the cache).
-        cl_engine_set_clcb_pre_cache(handle) { descriptor, _, context in
+        // The pre-cache callback runs for every layer libclamav scans, outer first, before
+        // the clean cache is consulted, and gets only a descriptor (the file-inspection
+        // callback would make libclamav map whole files into memory).
+        cl_engine_set_clcb_pre_cache(handle) { descriptor, type, context in
             guard let context else { return CL_CLEAN }
-            let collector = Unmanaged<DetectionCollector>.fromOpaque(context).takeUnretainedValue()
-            collector.filesSeen += 1
-            var status = stat()
-            guard collector.filesSeen > 1, descriptor >= 0, fstat(descriptor, &status) == 0 else { return CL_CLEAN }
-            guard Int64(status.st_size) >= collector.maxFileSize else { return CL_CLEAN }
-            collector.truncatedLayers.append("an embedded file of \(status.st_size) bytes")
-            return CL_VIRUS
+            let watcher = Unmanaged<LayerWatcher>.fromOpaque(context).takeUnretainedValue()
+            return watcher.layerStarts(descriptor: descriptor, type: type.map { String(cString: $0) } ?? "CL_TYPE_ANY")
         }
     }
 
@@ -198,7 +266,7 @@ public final class ClamAVEngine: @unchecked Sendable {
 
     // MARK: - Scanning
 
-    private func scanBlocking(path: String) throws -> ScanResult {
+    private func scanBlocking(path: String, deadline: ContinuousClock.Instant?) throws -> ScanResult {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw ClamAVError(.fileAccess, "cannot open \(path): \(String(cString: strerror(errno)))")
@@ -212,40 +280,69 @@ public final class ClamAVEngine: @unchecked Sendable {
             throw ClamAVError(.fileAccess, "\(path) is not a regular file")
         }
 
-        let collector = DetectionCollector(maxFileSize: self.options.limits.maxFileSize)
+        let session = try ScanSession(engine: self, deadline: deadline)
+        defer { session.close() }
+        do {
+            try session.scan(layer: path, location: "", depth: 0)
+        } catch let error as UnpackIOError {
+            throw ClamAVError(.fileAccess, "scan of \(path) failed: \(error.message)")
+        }
+        return session.result()
+    }
+
+    /// What one libclamav call over one layer found.
+    struct LibclamavCall {
+        var detections: [String] = []
+        var limitAlerts: [String] = []
+        var problems: [UnpackProblem] = []
+        var layers: [(path: String, type: String)] = []
+    }
+
+    /// Scans one layer with libclamav and all its parsers.
+    func scanWithLibclamav(path: String, session: ScanSession) throws -> LibclamavCall {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ClamAVError(.fileAccess, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+
+        let watcher = LayerWatcher(session: session, maxFileSize: honouredLimits.maxFileSize, blockProblemLayers: options.cacheEnabled)
         var options = scanOptions
         var virusName: UnsafePointer<CChar>?
         var scanned: UInt = 0
-        let code = withExtendedLifetime(collector) {
+        let code = withExtendedLifetime(watcher) {
             cl_scandesc_callback(
                 descriptor, path, &virusName, &scanned, handle, &options,
-                Unmanaged.passUnretained(collector).toOpaque()
+                Unmanaged.passUnretained(watcher).toOpaque()
             )
         }
 
+        var call = LibclamavCall(problems: watcher.problems, layers: watcher.layers)
         switch code {
         case CL_CLEAN:
-            return ScanResult(verdict: .clean)
+            break
         case CL_VIRUS:
-            var detections = collector.names
+            var names = watcher.names
             if let virusName {
                 let name = String(cString: virusName)
-                if !detections.contains(name) { detections.append(name) }
+                if !names.contains(name) { names.append(name) }
             }
-            // The entries this engine blocked itself are limits, not threats.
-            detections.removeAll { $0 == Self.callbackDetection }
-            if detections.isEmpty, let truncated = collector.truncatedLayers.first {
-                return ScanResult(
-                    verdict: .unscannable,
-                    reason: "scan limit exceeded: \(truncated) reached the max file size (\(self.options.limits.maxFileSize) bytes) and was only partly scanned"
-                )
+            // Layers the watcher blocked itself carry their own problem.
+            names.removeAll { $0 == Self.callbackDetection }
+            call.detections = names.filter { !ScanResult.isHeuristic($0) }
+            call.limitAlerts = names.filter(ScanResult.isHeuristic)
+            if names.isEmpty && watcher.problems.isEmpty {
+                // Seen with the size-limit alert: something alerted, nothing names a threat.
+                call.problems.append(UnpackProblem(.limitReached, "libclamav reported a detection without a name"))
             }
-            return ScanResult.classify(detections: detections)
-        case CL_EMAXREC, CL_EMAXSIZE, CL_EMAXFILES, CL_ETIMEOUT:
-            return ScanResult(verdict: .unscannable, reason: "scan limit exceeded: \(ClamAVError.describe(code))")
+        case CL_ETIMEOUT:
+            call.problems.append(UnpackProblem(.outOfTime, "libclamav reached the max scan time"))
+        case CL_EMAXREC, CL_EMAXSIZE, CL_EMAXFILES:
+            call.problems.append(UnpackProblem(.limitReached, "libclamav stopped: \(ClamAVError.describe(code))"))
         default:
             throw ClamAVError(.scan, "scan of \(path) failed: \(ClamAVError.describe(code))")
         }
+        return call
     }
 
     /// The name libclamav gives a file that a callback blocked with `CL_VIRUS`.
@@ -258,16 +355,89 @@ public final class ClamAVEngine: @unchecked Sendable {
     }
 }
 
-/// What libclamav's callbacks report during one scan: detection names, and embedded layers
-/// that reached the max file size. Touched only by the thread running that scan.
-private final class DetectionCollector {
+/// Sees every layer of one libclamav call through its callbacks. Touched only by the thread
+/// running that call.
+final class LayerWatcher {
+    unowned let session: ScanSession
+    /// libclamav's max file size as it applies it.
     let maxFileSize: Int64
+    /// Whether a layer with a problem is blocked (answered `CL_VIRUS`), so that libclamav's
+    /// clean cache never records it; without the cache, scanning goes on and a signature
+    /// can still match.
+    let blockProblemLayers: Bool
     var names: [String] = []
-    var truncatedLayers: [String] = []
-    /// Files libclamav has started on: the first is the scanned file itself.
-    var filesSeen = 0
+    var problems: [UnpackProblem] = []
+    var layers: [(path: String, type: String)] = []
+    /// Layers libclamav has started on: the first is the file of the call itself.
+    private var layersSeen = 0
 
-    init(maxFileSize: Int64) {
+    init(session: ScanSession, maxFileSize: Int64, blockProblemLayers: Bool) {
+        self.session = session
         self.maxFileSize = maxFileSize
+        self.blockProblemLayers = blockProblemLayers
+    }
+
+    /// libclamav unpacks these without saying whether it unpacked every member, and the
+    /// second unpacker cannot read them: their content cannot be accounted for.
+    static let unaccountedTypes: [String: String] = [
+        "CL_TYPE_ARJ": "an ARJ archive", "CL_TYPE_ARJSFX": "a self-extracting ARJ archive",
+        "CL_TYPE_ALZ": "an ALZip archive", "CL_TYPE_EGG": "an EGG archive", "CL_TYPE_EGGSFX": "a self-extracting EGG archive",
+        "CL_TYPE_SIS": "a Symbian installation file", "CL_TYPE_MSSZDD": "an SZDD-compressed file",
+        "CL_TYPE_MSCHM": "a compiled HTML help file", "CL_TYPE_DMG": "an Apple disk image", "CL_TYPE_PART_HFSPLUS": "an HFS+ file system",
+    ]
+
+    /// libclamav's unzip inflates in chunks of this many bytes (BUFSIZ) and stops before the
+    /// chunk that would pass the max file size: an entry it cut is at most this much short.
+    static let trimSlack: Int64 = 8_192
+
+    func layerStarts(descriptor: Int32, type: String) -> cl_error_t {
+        layersSeen += 1
+        if session.budget.isOutOfTime {
+            problems.append(UnpackProblem(.outOfTime, "no time was left to scan it"))
+            return CL_VIRUS
+        }
+        if let name = Self.unaccountedTypes[type] {
+            return problem(UnpackProblem(.foreignFormat, "it holds \(name), whose members the scanner cannot account for"))
+        }
+        guard layersSeen > 1 else { return CL_CLEAN }
+        var status = stat()
+        if fstat(descriptor, &status) == 0, Int64(status.st_size) + Self.trimSlack > maxFileSize {
+            return problem(UnpackProblem(
+                .oversized, "libclamav cut a \(type) layer of \(status.st_size) bytes at the max file size (\(maxFileSize))"
+            ))
+        }
+        switch session.copyIfUnaccounted(descriptor: descriptor, type: type) {
+        case .accounted:
+            break
+        case .copied(let path):
+            layers.append((path, type))
+        case .problem(let problem):
+            problems.append(problem)
+        }
+        return CL_CLEAN
+    }
+
+    private func problem(_ problem: UnpackProblem) -> cl_error_t {
+        problems.append(problem)
+        return blockProblemLayers ? CL_VIRUS : CL_CLEAN
+    }
+}
+
+/// Resumes a continuation once, whichever of the scan and the deadline comes first.
+/// `@unchecked Sendable`: the flag is only read and written under the lock.
+private final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<ScanResult, any Error>?
+
+    init(_ continuation: CheckedContinuation<ScanResult, any Error>) {
+        self.continuation = continuation
+    }
+
+    func resume(with result: Result<ScanResult, any Error>) {
+        lock.lock()
+        let pending = continuation
+        continuation = nil
+        lock.unlock()
+        pending?.resume(with: result)
     }
 }

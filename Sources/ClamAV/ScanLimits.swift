@@ -41,3 +41,10 @@ public struct ScanLimits: Sendable, Equatable {
         maxScanTimeMilliseconds: 120_000
     )
 }
+
+extension ScanLimits {
+    // libclamav takes every limit as a 64-bit number.
+    var maxFilesValue: Int64 { Int64(maxFiles) }
+    var maxRecursionValue: Int64 { Int64(maxRecursion) }
+    var maxScanTimeValue: Int64 { Int64(maxScanTimeMilliseconds) }
+}

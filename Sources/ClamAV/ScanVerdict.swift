@@ -18,12 +18,15 @@ public struct ScanResult: Sendable, Equatable {
     public let signature: String?
     /// Why a file is unscannable or failed; `nil` for clean and infected files.
     public let reason: String?
+    /// Whether the scan was cut short by its deadline (the file is then unscannable).
+    public let outOfTime: Bool
 
     /// Creates a result.
-    public init(verdict: ScanVerdict, signature: String? = nil, reason: String? = nil) {
+    public init(verdict: ScanVerdict, signature: String? = nil, reason: String? = nil, outOfTime: Bool = false) {
         self.verdict = verdict
         self.signature = signature
         self.reason = reason
+        self.outOfTime = outOfTime
     }
 
     /// Classifies the detections libclamav reported for one file.
@@ -50,6 +53,9 @@ public struct ScanResult: Sendable, Equatable {
 
     private static let limitPrefix = "Heuristics.Limits.Exceeded."
     private static let encryptionPrefix = "Heuristics.Encrypted."
+
+    /// Whether `name` is one of the heuristics that say a file was not scanned completely.
+    static func isHeuristic(_ name: String) -> Bool { isLimit(name) || isEncryption(name) }
 
     private static func isLimit(_ name: String) -> Bool { name.hasPrefix(limitPrefix) }
     private static func isEncryption(_ name: String) -> Bool { name.hasPrefix(encryptionPrefix) }

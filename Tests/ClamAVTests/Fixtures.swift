@@ -16,7 +16,17 @@ enum Fixtures {
         try? FileManager.default.removeItem(atPath: root)
         run("scripts/make-test-signatures.sh", "\(root)/db")
         run("scripts/make-test-files.sh", "\(root)/files")
+        run("scripts/make-hostile-archives.py", "\(root)/hostile")
         return root
+    }()
+
+    /// A hostile archive, or a clean counterpart, from scripts/make-hostile-archives.py.
+    static func hostile(_ name: String) -> String { "\(root)/hostile/\(name)" }
+
+    /// Each hostile archive and the verdict it must get (`expected.json`).
+    static let hostileExpectations: [String: String] = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: "\(root)/hostile/expected.json"))
+        return try! JSONDecoder().decode([String: String].self, from: data)
     }()
 
     static var database: String { "\(root)/db" }
@@ -30,7 +40,7 @@ enum Fixtures {
         return path
     }
 
-    static func engine(_ limits: ScanLimits = .clamAVDefaults, cache: Bool = true) async throws -> ClamAVEngine {
+    static func engine(_ limits: ScanLimits = .clamAVDefaults, cache: Bool = false) async throws -> ClamAVEngine {
         try await ClamAVEngine.load(databaseDirectory: database, options: EngineOptions(limits: limits, cacheEnabled: cache))
     }
 
