@@ -118,6 +118,7 @@ let package = Package(
         .executableTarget(
             name: "scanner",
             dependencies: [
+                "AWSClients",
                 "ClamAV",
                 "LambdaRuntime",
                 "ScannerCore",

@@ -7,6 +7,8 @@ end-to-end tests.
     local_stack.py ENDPOINT setup PREFIX              print the environment as KEY=VALUE lines
     local_stack.py ENDPOINT upload PREFIX KEY FILE    upload to PREFIX-uploads, print the version ID
     local_stack.py ENDPOINT tags PREFIX KEY           print the current version's tags as JSON
+    local_stack.py ENDPOINT events PREFIX [SECONDS]   print the scanner events on the bus so far,
+                                                      one JSON line each (waits SECONDS, default 2)
 """
 import json
 import os
@@ -102,6 +104,12 @@ def main(argv):
             print(f"{key}={value}")
     elif command == "upload" and len(argv) == 6:
         print(Stack(argv[1], argv[3]).upload(argv[4], argv[5]))
+    elif command == "events" and len(argv) in (4, 5):
+        stack = Stack(argv[1], argv[3])
+        stack.events_queue_url = stack.sqs.get_queue_url(QueueName=f"{argv[3]}-events")["QueueUrl"]
+        wait = float(argv[4]) if len(argv) == 5 else 2
+        for event in stack.collect_events(lambda events: False, timeout=wait):
+            print(json.dumps(event, sort_keys=True))
     elif command == "tags" and len(argv) == 5:
         print(json.dumps(Stack(argv[1], argv[3]).tags(argv[4]), sort_keys=True))
     else:

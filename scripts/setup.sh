@@ -12,6 +12,8 @@ apt_packages=(
     clamav-daemon clamdscan time
     # Test fixtures (archives) and scripts.
     zip unzip p7zip-full curl ca-certificates jq
+    # Hostile archives for the accounting tests (scripts/make-hostile-archives.py).
+    zstd lzip lzop lz4 xz-utils ncompress genisoimage arj
     # Container images without a Docker engine, and the architecture diagram.
     buildah podman debootstrap umoci skopeo runc uidmap graphviz
 )

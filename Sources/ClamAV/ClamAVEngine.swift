@@ -43,6 +43,10 @@ public final class ClamAVEngine: @unchecked Sendable {
 
     /// Scans and loads are blocking C calls: they run here, never on Swift's cooperative pool.
     private static let blockingQueue = DispatchQueue(label: "s3-clamav-scanner.clamav", attributes: .concurrent)
+    /// Fires abandoned scans' deadlines. A serial queue gets a thread of its own even when
+    /// busy scans hold every worker of the global pool (which a timer there would wait for),
+    /// and it does not depend on Swift's cooperative pool either.
+    private static let deadlineQueue = DispatchQueue(label: "s3-clamav-scanner.clamav-deadlines")
 
     private init(handle: OpaquePointer, database: DatabaseInfo, options: EngineOptions, honouredLimits: ScanLimits) {
         self.handle = handle
@@ -86,8 +90,9 @@ public final class ClamAVEngine: @unchecked Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let once = ResumeOnce(continuation)
             Self.blockingQueue.async { once.resume(with: Result { try self.scanBlocking(path: path, deadline: effective) }) }
-            let abandonAt = ContinuousClock.now.duration(to: effective + Self.abandonGrace)
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(max(0, abandonAt / .nanoseconds(1))))) {
+            let abandonIn = ContinuousClock.now.duration(to: effective + Self.abandonGrace)
+            let nanoseconds = Int(max(0, abandonIn / .nanoseconds(1)))
+            Self.deadlineQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
                 once.resume(with: .success(ScanResult(
                     verdict: .unscannable, reason: "scan time limit reached: libclamav was still busy at the deadline", outOfTime: true
                 )))

@@ -98,23 +98,31 @@ public struct MetricsEmitter: Sendable {
     /// - Parameters:
     ///   - metrics: the metrics and their values; nothing is written when empty.
     ///   - dimensions: dimension names and values for this document, added to the defaults
-    ///     (a name given here wins); all of them form a single dimension set.
+    ///     (a name given here wins).
+    ///   - rollups: the dimension sets to aggregate by, each listing names of `dimensions`;
+    ///     the default dimensions are part of every set. `nil` makes one set of all of them.
+    ///     `[[], ["Verdict"]]` gives `[["Service"], ["Service","Verdict"]]`: an alarm on the
+    ///     service alone and a graph per verdict from one line.
     ///   - properties: extra string members that are searchable in Logs Insights but are
     ///     not dimensions (for example a request ID).
     public func emit(
         _ metrics: [Metric],
         dimensions: [String: String] = [:],
+        rollups: [[String]]? = nil,
         properties: [String: String] = [:]
     ) {
         guard !metrics.isEmpty else { return }
         let allDimensions = defaultDimensions.merging(dimensions) { _, new in new }
-        sink.write(render(metrics, dimensions: allDimensions, properties: properties, timestamp: clock()))
+        let base = defaultDimensions.keys.filter { dimensions[$0] == nil }.sorted()
+        let sets = (rollups ?? [dimensions.keys.sorted()]).map { base + $0 }
+        sink.write(render(metrics, dimensions: allDimensions, dimensionSets: sets, properties: properties, timestamp: clock()))
     }
 
     /// Renders one document; separate from `emit` so the format can be tested alone.
     func render(
         _ metrics: [Metric],
         dimensions: [String: String],
+        dimensionSets: [[String]]? = nil,
         properties: [String: String],
         timestamp: Date
     ) -> String {
@@ -126,18 +134,27 @@ public struct MetricsEmitter: Sendable {
             precondition(names.insert(name).inserted, "EMF member '\(name)' is used twice")
         }
         precondition(!names.contains("_aws"), "EMF member name '_aws' is reserved")
+        let sets = dimensionSets ?? [dimensions.keys.sorted()]
+        for set in sets {
+            precondition(set.allSatisfy { dimensions[$0] != nil }, "EMF dimension set \(set) names a dimension without a value")
+        }
 
         let milliseconds = Int64((timestamp.timeIntervalSince1970 * 1000).rounded())
         let dimensionNames = dimensions.keys.sorted()
 
         var line = "{\"_aws\":{\"Timestamp\":\(milliseconds),\"CloudWatchMetrics\":[{\"Namespace\":"
         JSONText.appendString(namespace, to: &line)
-        line.append(",\"Dimensions\":[[")
-        for (index, name) in dimensionNames.enumerated() {
-            if index > 0 { line.append(",") }
-            JSONText.appendString(name, to: &line)
+        line.append(",\"Dimensions\":[")
+        for (setIndex, set) in sets.enumerated() {
+            if setIndex > 0 { line.append(",") }
+            line.append("[")
+            for (index, name) in set.enumerated() {
+                if index > 0 { line.append(",") }
+                JSONText.appendString(name, to: &line)
+            }
+            line.append("]")
         }
-        line.append("]],\"Metrics\":[")
+        line.append("],\"Metrics\":[")
         for (index, metric) in metrics.enumerated() {
             if index > 0 { line.append(",") }
             line.append("{\"Name\":")

@@ -73,8 +73,9 @@ struct Measure: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "scanner-bench")
         logger.logLevel = .error
-        // One at a time: latency is per object, and the other contenders scan one at a time too.
-        let service = try ScannerService(environment: environment, logger: logger, metrics: nil, concurrency: 1)
+        // One at a time: latency is per object, and the other contenders scan one at a time too
+        // (each unit below holds one object).
+        let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: false)
         do {
             try await measure(service)
             try await service.shutdown()
@@ -107,12 +108,12 @@ struct Measure: AsyncParsableCommand {
             let report = await service.processor.process(WorkUnit(messageID: nil, items: [.object(ObjectRef(bucket: bucket, key: key))]))
             let seconds = (clock.now - start).seconds
             guard let object = report.objects.first else { throw ValidationError("no outcome for \(key)") }
-            if object.skipped || object.verdict == "ERROR" {
+            if object.skipped || object.verdict == .error {
                 throw ValidationError("\(key): \(object.skipped ? "skipped" : "ERROR"): \(object.reasons.joined(separator: "; "))")
             }
             if index >= warmup {
                 latencies.append(seconds)
-                verdicts[object.verdict ?? "-", default: 0] += 1
+                verdicts[object.verdict?.rawValue ?? "-", default: 0] += 1
             }
         }
         let measuredSeconds = (clock.now - measuringSince).seconds
@@ -128,7 +129,7 @@ struct Measure: AsyncParsableCommand {
             let after = MemoryStatus.read()
             let object = report.objects.first
             large = [
-                "key": .string(largeKey), "verdict": .string(object?.verdict ?? "-"),
+                "key": .string(largeKey), "verdict": .string(object?.verdict?.rawValue ?? "-"),
                 "reasons": .string(object?.reasons.joined(separator: "; ") ?? ""),
                 "seconds": .number(seconds),
                 "vmHWMBeforeKiB": .number(Double(before.vmHWM)), "vmHWMAfterKiB": .number(Double(after.vmHWM)),

@@ -1,3 +1,4 @@
+import AWSClients
 import ArgumentParser
 import Foundation
 import LambdaRuntime
@@ -15,7 +16,7 @@ struct ScannerCommand: AsyncParsableCommand {
             With no subcommand inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set), serves invocations. \
             Configuration comes from the environment (DEFINITIONS_BUCKET, EVENT_BUS_NAME, ...; see the README).
             """,
-        subcommands: [ScanCommand.self, InvokeCommand.self, WorkerCommand.self]
+        subcommands: [ScanCommand.self, InvokeCommand.self, WorkerCommand.self, CheckConfigCommand.self]
     )
 
     func run() async throws {
@@ -25,7 +26,7 @@ struct ScannerCommand: AsyncParsableCommand {
         }
         let logger = Observability.bootstrap(environment)
         let status = await LambdaRuntime.run(environment: environment, logger: logger) { logger in
-            let service = try ScannerService(environment: environment, logger: logger, metrics: Observability.metrics(environment))
+            let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: true)
             // Load the definitions during the init phase, so that the first invocation is fast
             // and a missing database shows in the logs at once (scans would end in ERROR).
             _ = await service.definitions.current()
@@ -33,7 +34,8 @@ struct ScannerCommand: AsyncParsableCommand {
                 var logger = context.logger
                 if let traceID = context.traceID { logger[metadataKey: "traceID"] = "\(traceID)" }
                 logger[metadataKey: "deadline"] = "\(context.deadline.formatted(.iso8601))"
-                let report = try await service.handle(Data(buffer: event), logger: logger)
+                let deadline = ContinuousClock.now + context.remainingTime()
+                let report = try await service.handle(Data(buffer: event), logger: logger, deadline: deadline)
                 return ByteBuffer(data: try report.lambdaResponse())
             }
         }
@@ -61,7 +63,7 @@ struct InvokeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot read the event file \(event): \(error.localizedDescription)")
         }
-        let service = try Observability.startUp { try ScannerService(environment: environment, logger: logger, metrics: nil) }
+        let service = try Observability.startUp { try ScannerService(environment: environment, logger: logger, emitsMetrics: false) }
         let report: InvocationReport
         var failed = false
         do {
@@ -93,14 +95,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The queue URL.")
     var queueURL: String
 
-    @Option(name: .long, help: "How many messages are scanned at once.")
-    var concurrency: Int = 4
+    @Option(name: .long, help: "How many messages are scanned at once (default: SCAN_CONCURRENCY).")
+    var concurrency: Int?
 
     @Option(name: .long, help: "Seconds a received message stays invisible; extended while it is scanned.")
     var visibilityTimeout: Int = 60
 
     func validate() throws {
-        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
+        if let concurrency, concurrency <= 0 { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
         guard (6...43_200).contains(visibilityTimeout) else {
             throw ValidationError("--visibility-timeout must be between 6 and 43200 seconds, got \(visibilityTimeout)")
         }
@@ -110,7 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let logger = Observability.bootstrap(environment)
         let service = try Observability.startUp {
-            try ScannerService(environment: environment, logger: logger, metrics: Observability.metrics(environment), concurrency: 1)
+            try ScannerService(environment: environment, logger: logger, emitsMetrics: true)
         }
         let shutdown = ShutdownSignal()
         let signals = [SIGTERM, SIGINT].map { number in
@@ -123,7 +125,7 @@ struct WorkerCommand: AsyncParsableCommand {
         _ = await service.definitions.current()
         let worker = SQSWorker(
             processor: service.processor, sqs: service.sqs, queueURL: queueURL,
-            concurrency: concurrency, visibilityTimeout: visibilityTimeout, logger: logger
+            concurrency: concurrency ?? service.configuration.scanConcurrency, visibilityTimeout: visibilityTimeout, logger: logger
         )
         await worker.run(until: shutdown)
         signals.forEach { $0.cancel() }
@@ -140,12 +142,6 @@ enum Observability {
         return Logger(label: "scanner")
     }
 
-    /// EMF metrics on standard output, with the function name as a dimension inside Lambda.
-    static func metrics(_ environment: [String: String]) -> MetricsEmitter {
-        let function = environment["AWS_LAMBDA_FUNCTION_NAME"] ?? "scanner-worker"
-        return MetricsEmitter(namespace: ScanMetrics.namespace, defaultDimensions: ["FunctionName": function])
-    }
-
     /// Builds the service, turning a configuration error into a message naming the variable.
     static func startUp(_ make: () throws -> ScannerService) throws -> ScannerService {
         do {
@@ -154,5 +150,29 @@ enum Observability {
             FileHandle.standardError.write(Data("scanner: configuration: \(error)\n".utf8))
             throw ExitCode(2)
         }
+    }
+}
+
+/// `scanner check-config`: the configuration start-up would read, or the variable at fault.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Read the configuration from the environment as start-up does and print it as JSON.",
+        discussion: "Exit status: 0 when it is valid, 2 with a message naming the variable when it is not."
+    )
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: ScannerConfiguration
+        do {
+            configuration = try ScannerConfiguration(environment: environment)
+            _ = try AWSSettings(environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("scanner: configuration: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
     }
 }

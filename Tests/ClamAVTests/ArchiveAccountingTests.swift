@@ -85,6 +85,35 @@ struct ArchiveAccountingTests {
         #expect(result.reason?.hasPrefix("scan time limit reached") == true, "\(result)")
     }
 
+    /// libclamav cannot be interrupted inside one layer: when it is still busy after the
+    /// deadline, the verdict is returned anyway and the work finishes on its own.
+    @Test func busyLibclamavIsAbandonedAtTheDeadline() async throws {
+        let folder = try Fixtures.emptyFolder("abandon")
+        let zeros = "\(folder)/zeros.bin"
+        // 1.2 GB of zeros (sparse): libclamav needs about 10 s for it here, so it is still busy
+        // when the deadline (and the grace after it) has passed: only abandoning the scan can
+        // give a verdict that says "out of time" (libclamav alone would finish with CLEAN).
+        #expect(FileManager.default.createFile(atPath: zeros, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: zeros))
+        try handle.truncate(atOffset: 1_200_000_000)
+        try handle.close()
+        let engine = try await ClamAVEngine.load(
+            databaseDirectory: Fixtures.database,
+            options: EngineOptions(limits: .defaults { $0.maxFileSize = 1_500_000_000; $0.maxScanSize = 1_500_000_000 }, temporaryDirectory: folder)
+        )
+        let result = try await engine.scan(fileAtPath: zeros, deadline: .now + .milliseconds(300))
+        #expect(result.verdict == .unscannable && result.outOfTime, "\(result)")
+        #expect(result.reason == "scan time limit reached: libclamav was still busy at the deadline", "\(result)")
+        // The abandoned scan removes its private folder when libclamav returns.
+        var left: [String] = []
+        for _ in 0..<120 {
+            left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0 != "zeros.bin" }
+            if left.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test func scansLeaveNothingInTheirFolder() async throws {
         let folder = try Fixtures.emptyFolder("engine-tmp")
         let engine = try await ClamAVEngine.load(databaseDirectory: Fixtures.database, options: EngineOptions(temporaryDirectory: folder))

@@ -37,6 +37,18 @@ struct LambdaHarness {
         return try Self.python(["scripts/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Uploads a file; returns the version ID.
+    func uploadFile(_ key: String, _ path: String) throws -> String {
+        try Self.python(["scripts/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The scanner's events on the bus so far (waiting `seconds` for more).
+    func events(waiting seconds: Int = 2) throws -> [[String: Any]] {
+        try Self.python(["scripts/local_stack.py", endpoint, "events", prefix, "\(seconds)"]).split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+    }
+
     func tags(_ key: String) throws -> [String: String] {
         let json = try Self.python(["scripts/local_stack.py", endpoint, "tags", prefix, key])
         return try JSONDecoder().decode([String: String].self, from: Data(json.utf8))
@@ -58,8 +70,16 @@ struct LambdaHarness {
     }
 
     static func s3Event(bucket: String, key: String, versionID: String) -> String {
-        let encoded = key.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!.replacingOccurrences(of: "%20", with: "+")
-        return #"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(bucket)"},"object":{"key":"\#(encoded)","versionId":"\#(versionID)"}}}]}"#
+        s3Event(bucket: bucket, objects: [(key, versionID)])
+    }
+
+    /// A direct S3 notification with one record per object.
+    static func s3Event(bucket: String, objects: [(key: String, versionID: String)]) -> String {
+        let records = objects.map { object in
+            let encoded = object.key.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!.replacingOccurrences(of: "%20", with: "+")
+            return #"{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(bucket)"},"object":{"key":"\#(encoded)","versionId":"\#(object.versionID)"}}}"#
+        }
+        return #"{"Records":[\#(records.joined(separator: ","))]}"#
     }
 
     struct HarnessError: Error, CustomStringConvertible {

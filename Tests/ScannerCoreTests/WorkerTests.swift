@@ -74,8 +74,15 @@ struct WorkerTests {
         let store = SlowStore(base: s3, delay: .seconds(10))
         let events = EventBusPublisher(busName: nil, publisher: nil, logger: logger)
         let metrics = ScanMetrics(emitter: nil)
-        let definitions = DefinitionsProvider(configuration: configuration, store: store, events: events, metrics: metrics, logger: logger)
-        let workflow = ObjectScanWorkflow(configuration: configuration, store: store, definitions: definitions, events: events, metrics: metrics, logger: logger)
+        let workDirectory = try PrivateDirectory.create(in: nil, prefix: "worker-test")
+        defer { try? FileManager.default.removeItem(atPath: workDirectory) }
+        let definitions = DefinitionsProvider(
+            configuration: configuration, workDirectory: workDirectory, store: store, events: events, metrics: metrics, logger: logger
+        )
+        let workflow = ObjectScanWorkflow(
+            configuration: configuration, workDirectory: workDirectory, store: store, definitions: definitions,
+            events: events, metrics: metrics, logger: logger
+        )
         let worker = SQSWorker(processor: InvocationProcessor(workflow: workflow, events: events, logger: logger),
                                sqs: sqs, queueURL: queueURL, concurrency: 1, visibilityTimeout: 6, logger: logger)
 

@@ -48,8 +48,16 @@ public struct ScannerConfiguration: Sendable, Equatable {
     public var limits: ScanLimits
     /// The tag names.
     public var tagKeys: TagKeys
-    /// Where objects and databases are downloaded to.
+    /// Where the scanner keeps its private folder for objects, databases and unpacked members.
     public var workDirectory: String
+    /// Objects scanned at once in one process (a Lambda instance's batch, or the worker).
+    public var scanConcurrency: Int
+    /// The `Service` dimension of the metrics: the function, or the worker's service name.
+    public var serviceName: String
+
+    /// The default `MAX_OBJECT_SIZE`: libclamav 1.4 scans at most `INT_MAX - 2` bytes as
+    /// one file and silently caps a larger limit, so the default stays clearly below it.
+    public static let defaultMaxObjectSize: Int64 = 2_000_000_000
 
     /// Reads the configuration; a missing or malformed value throws an error naming it.
     public init(environment: [String: String]) throws {
@@ -68,20 +76,22 @@ public struct ScannerConfiguration: Sendable, Equatable {
         default:
             infectedAction = .delete
         }
-        let gibibyte: Int64 = 1 << 30
-        maxObjectSize = try reader.integer("MAX_OBJECT_SIZE", default: 2 * gibibyte, in: 1...(64 * gibibyte))
+        maxObjectSize = try reader.integer("MAX_OBJECT_SIZE", default: Self.defaultMaxObjectSize, in: 1...(100 << 30))
         publishCleanResults = try reader.bool("PUBLISH_CLEAN_RESULTS", default: true)
         definitionsCheckInterval = try reader.integer("DEFINITIONS_CHECK_INTERVAL", default: 300, in: 0...86_400)
         maxDefinitionsAgeHours = try reader.integer("MAX_DEFINITIONS_AGE", default: 48, in: 1...8_760)
         // The object itself must fit the engine's file limit, or libclamav would scan only
-        // part of it; what is unpacked from it may be twice as large.
+        // part of it; each unpacker may unpack as much again from it.
         limits = ScanLimits(
             maxFileSize: maxObjectSize,
-            maxScanSize: try reader.integer("MAX_SCAN_SIZE", default: 2 * maxObjectSize, in: 1...(128 * gibibyte)),
+            maxScanSize: try reader.integer("MAX_SCAN_SIZE", default: maxObjectSize, in: 1...(200 << 30)),
             maxFiles: try reader.integer("MAX_FILES", default: ScanLimits.clamAVDefaults.maxFiles, in: 1...1_000_000),
             maxRecursion: try reader.integer("MAX_RECURSION", default: ScanLimits.clamAVDefaults.maxRecursion, in: 1...64),
-            maxScanTimeMilliseconds: try reader.integer("MAX_SCAN_TIME", default: 600_000, in: 0...3_600_000)
+            maxScanTimeMilliseconds: try reader.integer("MAX_SCAN_TIME", default: 120_000, in: 1_000...3_600_000)
         )
+        try Self.checkHonoured(limits)
+        scanConcurrency = try reader.integer("SCAN_CONCURRENCY", default: 2, in: 1...64)
+        serviceName = reader.optional("SERVICE_NAME") ?? reader.optional("AWS_LAMBDA_FUNCTION_NAME") ?? "scanner"
         var keys = TagKeys()
         keys.status = reader.optional("TAG_KEY_STATUS") ?? keys.status
         keys.signature = reader.optional("TAG_KEY_SIGNATURE") ?? keys.signature
@@ -97,5 +107,65 @@ public struct ScannerConfiguration: Sendable, Equatable {
         }
         tagKeys = keys
         workDirectory = reader.optional("SCANNER_WORK_DIRECTORY") ?? reader.optional("TMPDIR") ?? "/tmp"
+    }
+
+    /// libclamav caps some limits without an error (the max file size at `INT_MAX - 2` in
+    /// 1.4): a limit it would not apply as given stops start-up, naming the variable.
+    private static func checkHonoured(_ limits: ScanLimits) throws {
+        let honoured: ScanLimits
+        do {
+            honoured = try ClamAVEngine.honouredLimits(for: limits)
+        } catch {
+            throw ConfigurationError("MAX_OBJECT_SIZE", "cannot check the limits with libclamav: \(error)")
+        }
+        if honoured.maxFileSize != limits.maxFileSize {
+            throw ConfigurationError(
+                "MAX_OBJECT_SIZE",
+                "is \(limits.maxFileSize) bytes, but libclamav \(ClamAVLibrary.version) scans at most \(honoured.maxFileSize) bytes as one file"
+            )
+        }
+        if honoured.maxScanSize != limits.maxScanSize {
+            throw ConfigurationError(
+                "MAX_SCAN_SIZE", "is \(limits.maxScanSize) bytes, but libclamav \(ClamAVLibrary.version) applies \(honoured.maxScanSize)"
+            )
+        }
+    }
+}
+
+extension ScannerConfiguration: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case definitionsBucket, definitionsPrefix, eventBusName, infectedAction, quarantineBucket, maxObjectSize
+        case maxScanSize, maxFiles, maxRecursion, maxScanTimeMilliseconds, publishCleanResults
+        case definitionsCheckInterval, maxDefinitionsAgeHours, tagKeys, workDirectory, scanConcurrency, serviceName
+    }
+
+    /// The configuration as `scanner check-config` prints it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(definitionsBucket, forKey: .definitionsBucket)
+        try container.encode(definitionsPrefix, forKey: .definitionsPrefix)
+        try container.encodeIfPresent(eventBusName, forKey: .eventBusName)
+        switch infectedAction {
+        case .delete: try container.encode("delete", forKey: .infectedAction)
+        case .tag: try container.encode("tag", forKey: .infectedAction)
+        case .quarantine(let bucket):
+            try container.encode("quarantine", forKey: .infectedAction)
+            try container.encode(bucket, forKey: .quarantineBucket)
+        }
+        try container.encode(maxObjectSize, forKey: .maxObjectSize)
+        try container.encode(limits.maxScanSize, forKey: .maxScanSize)
+        try container.encode(limits.maxFiles, forKey: .maxFiles)
+        try container.encode(limits.maxRecursion, forKey: .maxRecursion)
+        try container.encode(limits.maxScanTimeMilliseconds, forKey: .maxScanTimeMilliseconds)
+        try container.encode(publishCleanResults, forKey: .publishCleanResults)
+        try container.encode(definitionsCheckInterval, forKey: .definitionsCheckInterval)
+        try container.encode(maxDefinitionsAgeHours, forKey: .maxDefinitionsAgeHours)
+        try container.encode(
+            ["status": tagKeys.status, "signature": tagKeys.signature, "time": tagKeys.time, "definitions": tagKeys.definitions],
+            forKey: .tagKeys
+        )
+        try container.encode(workDirectory, forKey: .workDirectory)
+        try container.encode(scanConcurrency, forKey: .scanConcurrency)
+        try container.encode(serviceName, forKey: .serviceName)
     }
 }

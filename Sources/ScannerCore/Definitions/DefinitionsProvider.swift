@@ -25,6 +25,7 @@ public struct LoadedDefinitions: Sendable {
 /// `Definitions Stale`, at most once an hour.
 public actor DefinitionsProvider {
     private let configuration: ScannerConfiguration
+    private let workDirectory: String
     private let store: any ObjectStore
     private let events: EventBusPublisher
     private let metrics: ScanMetrics
@@ -37,11 +38,13 @@ public actor DefinitionsProvider {
     private var refreshing: Task<Void, Never>?
     private var lastFailure: String?
     private var lastStaleNotice: Date?
-    private var generation = 0
 
-    /// Creates a provider; nothing is loaded until the first call to ``current()``.
+    /// Creates a provider; nothing is loaded until the first call to ``current()``. Database
+    /// folders, and the engine's unpacked members, go into `workDirectory` (private to this
+    /// process).
     public init(
         configuration: ScannerConfiguration,
+        workDirectory: String,
         store: any ObjectStore,
         events: EventBusPublisher,
         metrics: ScanMetrics,
@@ -49,6 +52,7 @@ public actor DefinitionsProvider {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.configuration = configuration
+        self.workDirectory = workDirectory
         self.store = store
         self.events = events
         self.metrics = metrics
@@ -113,17 +117,16 @@ public actor DefinitionsProvider {
     }
 
     private func load(_ manifest: DefinitionsManifest) async throws {
-        generation += 1
-        let root = (configuration.workDirectory as NSString).appendingPathComponent("s3-clamav-scanner-definitions")
-        let directory = (root as NSString).appendingPathComponent("\(ProcessInfo.processInfo.processIdentifier)-\(generation)")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // A new private folder holds exactly the files the manifest lists: libclamav loads
+        // every database file in the folder it is given.
+        let directory = try PrivateDirectory.create(in: workDirectory, prefix: "definitions")
         do {
             for file in manifest.files {
                 try await fetch(file, into: directory)
             }
             let engine = try await ClamAVEngine.load(
                 databaseDirectory: directory,
-                options: EngineOptions(limits: configuration.limits, temporaryDirectory: configuration.workDirectory)
+                options: EngineOptions(limits: configuration.limits, temporaryDirectory: workDirectory)
             )
             let previous = loaded
             loaded = LoadedDefinitions(engine: engine, manifest: manifest, directory: directory)

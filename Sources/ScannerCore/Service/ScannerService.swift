@@ -1,5 +1,6 @@
 import AWSClients
 import AsyncHTTPClient
+import ClamAV
 import Foundation
 import LambdaRuntime
 import Logging
@@ -20,26 +21,43 @@ public struct ScannerService: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
 
+    /// The folder private to this process: downloads, database folders, unpacked members.
+    public let workDirectory: String
+
+    /// Folders in the configured work directory are named `s3-clamav-scanner-PID-XXXXXX`.
+    static let folderPrefix = "s3-clamav-scanner"
+
     /// Reads the configuration and builds every part; throws an error naming the variable
-    /// when one is missing or malformed.
-    public init(environment: [String: String], logger: Logger, metrics: MetricsEmitter?, concurrency: Int = 4) throws {
+    /// when one is missing or malformed. Removes what a killed process left in the work
+    /// directory, then makes a private folder of its own there. `emitsMetrics` writes EMF
+    /// lines on standard output (Lambda and the worker; not the local CLI).
+    public init(environment: [String: String], logger: Logger, emitsMetrics: Bool) throws {
         let configuration = try ScannerConfiguration(environment: environment)
         let settings = try AWSSettings(environment: environment)
+        let swept = PrivateDirectory.sweep(in: configuration.workDirectory, prefix: Self.folderPrefix)
+        if !swept.isEmpty {
+            logger.notice("removed what an earlier process left in the work directory", metadata: ["folders": "\(swept)"])
+        }
+        let workDirectory = try PrivateDirectory.create(
+            in: configuration.workDirectory, prefix: PrivateDirectory.processPrefix(Self.folderPrefix)
+        )
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
         let store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let events = EventBusPublisher(busName: configuration.eventBusName, publisher: eventBridge, logger: logger)
-        let scanMetrics = ScanMetrics(emitter: metrics)
+        let scanMetrics = ScanMetrics(emitter: emitsMetrics ? ScanMetrics.emitter(service: configuration.serviceName) : nil)
         let definitions = DefinitionsProvider(
-            configuration: configuration, store: store, events: events, metrics: scanMetrics, logger: logger
+            configuration: configuration, workDirectory: workDirectory, store: store, events: events, metrics: scanMetrics, logger: logger
         )
         let workflow = ObjectScanWorkflow(
-            configuration: configuration, store: store, definitions: definitions, events: events, metrics: scanMetrics, logger: logger
+            configuration: configuration, workDirectory: workDirectory, store: store, definitions: definitions,
+            events: events, metrics: scanMetrics, logger: logger
         )
         self.configuration = configuration
+        self.workDirectory = workDirectory
         self.definitions = definitions
-        self.processor = InvocationProcessor(workflow: workflow, events: events, logger: logger, concurrency: concurrency)
+        self.processor = InvocationProcessor(workflow: workflow, events: events, logger: logger, concurrency: configuration.scanConcurrency)
         self.sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         self.httpClient = httpClient
         self.logger = logger
@@ -47,8 +65,9 @@ public struct ScannerService: Sendable {
 
     /// Handles one Lambda event payload: the SQS partial batch response for SQS events, the
     /// report otherwise. Throws (so that Lambda retries) when a direct event had a failure;
-    /// the report is still returned through the error.
-    public func handle(_ payload: Data, logger requestLogger: Logger? = nil) async throws -> InvocationReport {
+    /// the report is still returned through the error. `deadline` is the invocation's: every
+    /// object ends, with its verdict applied and published, before it.
+    public func handle(_ payload: Data, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async throws -> InvocationReport {
         let event: InvocationEvent
         do {
             event = try InvocationEvent.decode(payload)
@@ -56,16 +75,17 @@ public struct ScannerService: Sendable {
             await processor.reject(error.description, messageID: nil, logger: requestLogger)
             throw error
         }
-        let report = await processor.process(event, logger: requestLogger)
+        let report = await processor.process(event, logger: requestLogger, deadline: deadline)
         if report.failed && !report.isSQSBatch {
             throw InvocationFailed(report: report)
         }
         return report
     }
 
-    /// Closes the HTTP client.
+    /// Closes the HTTP client and removes the private folder.
     public func shutdown() async throws {
         try await httpClient.shutdown()
+        try? FileManager.default.removeItem(atPath: workDirectory)
     }
 }
 
@@ -77,7 +97,7 @@ public struct InvocationFailed: Error, CustomStringConvertible {
 
     public var description: String {
         let failed = report.units.filter(\.failed)
-        let reasons = failed.flatMap { $0.rejected + $0.objects.filter { $0.verdict == "ERROR" }.flatMap(\.reasons) }
+        let reasons = failed.flatMap { $0.rejected + $0.objects.filter { $0.verdict == .error }.flatMap(\.reasons) }
         return "\(failed.count) of \(report.units.count) records failed: \(reasons.joined(separator: "; "))"
     }
 }

@@ -1,3 +1,4 @@
+import ClamAV
 import Foundation
 import Logging
 import ServiceSupport
@@ -14,7 +15,7 @@ public struct UnitReport: Sendable, Encodable {
     public let rejected: [String]
 
     /// Whether the unit must be retried: a malformed record or a scan that ended in `ERROR`.
-    public var failed: Bool { !rejected.isEmpty || objects.contains { $0.verdict == "ERROR" } }
+    public var failed: Bool { !rejected.isEmpty || objects.contains { $0.verdict == .error } }
 }
 
 /// One object's outcome, as `scanner invoke` prints it.
@@ -22,7 +23,7 @@ public struct ObjectReport: Sendable, Encodable {
     public let bucket: String
     public let key: String
     public let versionID: String?
-    public let verdict: String?
+    public let verdict: ScanVerdict?
     public let action: String
     public let signature: String?
     public let reasons: [String]
@@ -32,7 +33,7 @@ public struct ObjectReport: Sendable, Encodable {
         bucket = outcome.object.bucket
         key = outcome.object.key
         versionID = outcome.object.versionID
-        verdict = outcome.verdict?.rawValue
+        verdict = outcome.verdict
         action = outcome.action.rawValue
         signature = outcome.signature
         reasons = outcome.reasons
@@ -71,21 +72,22 @@ public struct InvocationProcessor: Sendable {
         self.concurrency = max(1, concurrency)
     }
 
-    /// Processes a decoded event; `logger` carries the invocation's metadata when there is one.
-    public func process(_ event: InvocationEvent, logger requestLogger: Logger? = nil) async -> InvocationReport {
+    /// Processes a decoded event; `logger` carries the invocation's metadata when there is one,
+    /// `deadline` its end.
+    public func process(_ event: InvocationEvent, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async -> InvocationReport {
         let units = await withTaskGroup(of: (Int, UnitReport).self) { group in
             var reports: [Int: UnitReport] = [:]
             var next = 0
             for _ in 0..<min(concurrency, event.units.count) {
                 let index = next
-                group.addTask { (index, await process(event.units[index], logger: requestLogger)) }
+                group.addTask { (index, await process(event.units[index], logger: requestLogger, deadline: deadline)) }
                 next += 1
             }
             for await (index, report) in group {
                 reports[index] = report
                 if next < event.units.count {
                     let index = next
-                    group.addTask { (index, await process(event.units[index], logger: requestLogger)) }
+                    group.addTask { (index, await process(event.units[index], logger: requestLogger, deadline: deadline)) }
                     next += 1
                 }
             }
@@ -95,7 +97,7 @@ public struct InvocationProcessor: Sendable {
     }
 
     /// Processes one unit of work (also the worker's path for one SQS message).
-    public func process(_ unit: WorkUnit, logger requestLogger: Logger? = nil) async -> UnitReport {
+    public func process(_ unit: WorkUnit, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async -> UnitReport {
         let logger = requestLogger ?? self.logger
         var objects: [ObjectReport] = []
         var ignored: [String] = []
@@ -103,7 +105,7 @@ public struct InvocationProcessor: Sendable {
         for item in unit.items {
             switch item {
             case .object(let object):
-                objects.append(ObjectReport(await workflow.process(object, logger: logger)))
+                objects.append(ObjectReport(await workflow.process(object, logger: logger, deadline: deadline)))
             case .ignored(let reason):
                 logger.info("record ignored", metadata: ["reason": "\(reason)", "messageID": "\(unit.messageID ?? "-")"])
                 ignored.append(reason)

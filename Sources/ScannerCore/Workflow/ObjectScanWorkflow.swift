@@ -30,18 +30,21 @@ public struct ObjectOutcome: Sendable, Equatable {
 /// Scans one object version: head, download, scan, act, publish (DESIGN.md, "Verdicts and tags").
 public struct ObjectScanWorkflow: Sendable {
     let configuration: ScannerConfiguration
+    let workDirectory: String
     let store: any ObjectStore
     let definitions: DefinitionsProvider
     let events: EventBusPublisher
     let metrics: ScanMetrics
     let logger: Logger
 
-    /// Creates the workflow.
+    /// Creates the workflow; downloads go into `workDirectory`, a folder private to this
+    /// process.
     public init(
-        configuration: ScannerConfiguration, store: any ObjectStore, definitions: DefinitionsProvider,
+        configuration: ScannerConfiguration, workDirectory: String, store: any ObjectStore, definitions: DefinitionsProvider,
         events: EventBusPublisher, metrics: ScanMetrics, logger: Logger
     ) {
         self.configuration = configuration
+        self.workDirectory = workDirectory
         self.store = store
         self.definitions = definitions
         self.events = events
@@ -49,33 +52,56 @@ public struct ObjectScanWorkflow: Sendable {
         self.logger = logger
     }
 
+    /// What an invocation keeps for applying and publishing a verdict after the scan: a
+    /// tag write (or a delete) and up to two events, each with the client's retries.
+    static let actionReserve: Duration = .seconds(10)
+    /// What an invocation keeps, after everything, to send its response.
+    static let responseReserve: Duration = .seconds(1)
+
     /// Scans one object and returns how it ended; never throws: failures are `ERROR` outcomes.
     /// `logger` carries the invocation's metadata (request ID, trace ID) when there is one.
-    public func process(_ requested: ObjectRef, logger requestLogger: Logger? = nil) async -> ObjectOutcome {
+    ///
+    /// With a `deadline` (the Lambda invocation's), the download and the scan end
+    /// ``actionReserve`` before it so that the verdict is applied and published in time, and
+    /// everything ends ``responseReserve`` before it. The scan's own budget is also
+    /// `MAX_SCAN_TIME`: an object that needs more is `UNSCANNABLE`; an object cut short only
+    /// because the invocation had less time left is `ERROR`, so that a retry scans it with a
+    /// full budget.
+    public func process(_ requested: ObjectRef, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async -> ObjectOutcome {
         let clock = ContinuousClock()
         let started = clock.now
         var logger = requestLogger ?? logger
         logger[metadataKey: "bucket"] = "\(requested.bucket)"
         logger[metadataKey: "key"] = "\(requested.key)"
         if let version = requested.versionID { logger[metadataKey: "versionID"] = "\(version)" }
+        let scanDeadline = deadline.map { $0 - Self.actionReserve }
+        let workflow = self
+        let reportLogger = logger
 
-        let outcome: ObjectOutcome
-        var loadedVersion: DefinitionsManifest?
         do {
-            let (result, manifest) = try await scanAndAct(requested, logger: logger)
-            outcome = result
-            loadedVersion = manifest
-        } catch let failure as ScanFailure {
-            outcome = await fail(failure.object ?? requested, failure.reason, logger: logger)
-            loadedVersion = failure.manifest
+            return try await bounded(by: deadline.map { $0 - Self.responseReserve }) {
+                let outcome: ObjectOutcome
+                var loadedVersion: DefinitionsManifest?
+                do {
+                    let (result, manifest) = try await workflow.scanAndAct(requested, scanDeadline: scanDeadline, logger: reportLogger)
+                    outcome = result
+                    loadedVersion = manifest
+                } catch let failure as ScanFailure {
+                    outcome = await workflow.fail(failure.object ?? requested, failure.reason, logger: reportLogger)
+                    loadedVersion = failure.manifest
+                } catch {
+                    outcome = await workflow.fail(requested, "\(error)", logger: reportLogger)
+                }
+                let elapsed = started.duration(to: clock.now)
+                let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                await workflow.report(outcome, manifest: loadedVersion, milliseconds: milliseconds, logger: reportLogger)
+                return outcome
+            }
         } catch {
-            outcome = await fail(requested, "\(error)", logger: logger)
+            let reason = "the invocation's deadline came before the verdict could be applied and published"
+            logger.error("object scan failed", metadata: ["verdict": "ERROR", "reason": "\(reason)"])
+            return ObjectOutcome(object: requested, verdict: .error, action: .none, signature: nil, reasons: [reason], skipped: nil)
         }
-
-        let elapsed = started.duration(to: clock.now)
-        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-        await report(outcome, manifest: loadedVersion, milliseconds: milliseconds, logger: logger)
-        return outcome
     }
 
     private struct ScanFailure: Error {
@@ -84,7 +110,9 @@ public struct ObjectScanWorkflow: Sendable {
         let manifest: DefinitionsManifest?
     }
 
-    private func scanAndAct(_ requested: ObjectRef, logger: Logger) async throws -> (ObjectOutcome, DefinitionsManifest?) {
+    private func scanAndAct(
+        _ requested: ObjectRef, scanDeadline: ContinuousClock.Instant?, logger: Logger
+    ) async throws -> (ObjectOutcome, DefinitionsManifest?) {
         if case .quarantine(let quarantine) = configuration.infectedAction, requested.bucket == quarantine {
             return (.skip(requested, "the object is in the quarantine bucket, which the scanner writes"), nil)
         }
@@ -92,6 +120,9 @@ public struct ObjectScanWorkflow: Sendable {
             throw ScanFailure(object: requested, reason: "no usable ClamAV database is loaded", manifest: nil)
         }
         let manifest = definitions.manifest
+        if let scanDeadline, ContinuousClock.now >= scanDeadline {
+            throw ScanFailure(object: requested, reason: "no time was left in the invocation to scan it", manifest: manifest)
+        }
 
         // Head the exact version the event names.
         let head: S3ObjectMetadata
@@ -113,9 +144,10 @@ public struct ObjectScanWorkflow: Sendable {
             result = ScanResult(verdict: .unscannable, reason: "the object is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
         } else {
             // The tags (for the duplicate check) are read while the object downloads.
-            let path = try temporaryPath()
+            let path = (workDirectory as NSString).appendingPathComponent("object-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(atPath: path) }
-            async let download = download(object, headed: head, to: path)
+            let workflow = self
+            async let download = bounded(by: scanDeadline) { try await workflow.download(object, headed: head, to: path) }
             async let tagsRead = tags(of: object)
             let downloaded: DownloadOutcome
             do {
@@ -124,13 +156,25 @@ public struct ObjectScanWorkflow: Sendable {
                 _ = try? await download
                 throw error
             }
-            downloaded = try await download
+            do {
+                downloaded = try await download
+            } catch is DeadlineReached {
+                throw ScanFailure(object: object, reason: "the download did not finish before the invocation's deadline", manifest: manifest)
+            }
             if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
             if case .gone(let why) = downloaded { return (.skip(object, why), manifest) }
+            let scanStarted = ContinuousClock.now
             do {
-                result = try await definitions.engine.scan(fileAtPath: path)
+                result = try await definitions.engine.scan(fileAtPath: path, deadline: scanDeadline)
             } catch {
                 throw ScanFailure(object: object, reason: "scan failed: \(error)", manifest: manifest)
+            }
+            if result.outOfTime, let scanDeadline,
+               scanDeadline < scanStarted + .milliseconds(configuration.limits.maxScanTimeMilliseconds) {
+                throw ScanFailure(
+                    object: object, reason: "the invocation's deadline cut the scan short (\(result.reason ?? "out of time")); a retry scans it again",
+                    manifest: manifest
+                )
             }
             // An unversioned object may have been overwritten while it was scanned; the new
             // content has its own event, so this verdict must not be written onto it.
@@ -165,13 +209,6 @@ public struct ObjectScanWorkflow: Sendable {
             return nil
         }
         return .skip(object, "already \(status) with definitions \(manifest.version)")
-    }
-
-    /// A private path for one download; the caller removes it whatever happens.
-    private func temporaryPath() throws -> String {
-        let folder = (configuration.workDirectory as NSString).appendingPathComponent("s3-clamav-scanner-objects")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return (folder as NSString).appendingPathComponent(UUID().uuidString)
     }
 
     /// Downloads exactly the headed version (its version ID and ETag pin every request).

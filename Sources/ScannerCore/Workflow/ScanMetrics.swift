@@ -2,7 +2,8 @@ import ClamAV
 import LambdaRuntime
 
 /// The scanner's CloudWatch metrics, as Embedded Metric Format lines in the namespace
-/// `S3ClamAVScanner` (objects scanned, bytes, latency and errors per verdict; definitions age).
+/// `S3ClamAVScanner` (objects scanned, bytes, latency and errors, per service and per service
+/// and verdict; definitions age per service). The emitter's default dimension is `Service`.
 public struct ScanMetrics: Sendable {
     /// The namespace Terraform's alarms watch.
     public static let namespace = "S3ClamAVScanner"
@@ -14,6 +15,11 @@ public struct ScanMetrics: Sendable {
         self.emitter = emitter
     }
 
+    /// EMF lines on standard output in this namespace, with the `Service` dimension.
+    public static func emitter(service: String) -> MetricsEmitter {
+        MetricsEmitter(namespace: namespace, defaultDimensions: ["Service": service])
+    }
+
     /// One object's verdict.
     public func record(verdict: ScanVerdict, bytes: Int64, milliseconds: Int) {
         emitter?.emit(
@@ -23,12 +29,13 @@ public struct ScanMetrics: Sendable {
                 Metric("ScanDuration", Double(milliseconds), unit: .milliseconds),
                 Metric("ScanErrors", verdict == .error ? 1 : 0, unit: .count),
             ],
-            dimensions: ["Verdict": verdict.rawValue]
+            dimensions: ["Verdict": verdict.rawValue],
+            rollups: [[], ["Verdict"]]
         )
     }
 
     /// The age of the loaded database.
     public func record(definitionsAgeHours: Double) {
-        emitter?.emit([Metric("DefinitionsAgeHours", definitionsAgeHours, unit: .none)])
+        emitter?.emit([Metric("DefinitionsAgeHours", definitionsAgeHours, unit: .none)], rollups: [[]])
     }
 }
