@@ -3,7 +3,7 @@ import Foundation
 
 /// The definition updater's settings, read once at start-up from the environment
 /// (DESIGN.md, "Configuration").
-public struct UpdaterConfiguration: Sendable, Equatable {
+public struct UpdaterConfiguration: Sendable, Equatable, Encodable {
     /// The private bucket that holds the published database.
     public var definitionsBucket: String
     /// The key prefix of the database in that bucket; empty or ending in `/`.

@@ -19,7 +19,7 @@ struct UpdaterCommand: AsyncParsableCommand {
             With no subcommand inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set), every invocation \
             (the daily schedule, the deploy-time run) is one update.
             """,
-        subcommands: [RunCommand.self, PublishCommand.self]
+        subcommands: [RunCommand.self, PublishCommand.self, CheckConfigCommand.self]
     )
 
     func run() async throws {
@@ -143,5 +143,29 @@ struct PublishCommand: AsyncParsableCommand {
             throw error
         }
         try await httpClient.shutdown()
+    }
+}
+
+/// `definition-updater check-config`: the configuration start-up would read, or the variable at fault.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Read the configuration from the environment as start-up does and print it as JSON.",
+        discussion: "Exit status: 0 when it is valid, 2 with a message naming the variable when it is not."
+    )
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: UpdaterConfiguration
+        do {
+            configuration = try UpdaterConfiguration(environment: environment)
+            _ = try AWSSettings(environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("definition-updater: configuration: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
     }
 }
