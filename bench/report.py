@@ -3,7 +3,8 @@
 
     report.py WORK SIZE...
 
-reads WORK/ours-SIZE.json, WORK/clamd-SIZE.json and WORK/clamscan-SIZE.json.
+reads WORK/ours-SIZE.json, WORK/clamd-SIZE.json, WORK/clamscan-SIZE.json and, where it
+exists, WORK/engine-SIZE.json (what the engine's safeguards cost).
 """
 import json
 import os
@@ -58,6 +59,16 @@ def main(argv):
                   f"peak RSS (VmHWM) {mib(large['vmHWMBeforeKiB'])} before, {mib(large['vmHWMAfterKiB'])} after "
                   f"(RSS after: {mib(large['rssAnonAfterKiB'])} anonymous, {mib(large['rssFileAfterKiB'])} file-backed)."
                   + (f" Reasons: {large['reasons']}." if large["reasons"] else ""))
+        engine = load(work, f"engine-{size}.json")
+        if engine:
+            print(f"\nWhat the engine's safeguards cost (local copies, scan alone, p50 of {engine['rounds']} rounds per file):\n")
+            print("| kind | files | accounted (production) | libclamav alone | ratio | repeat with libclamav's cache on |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for kind, row in sorted(engine["kinds"].items()):
+                print(f"| {kind} | {int(row['files'])} | {row['accountedP50Ms']:.2f} ms | {row['libclamavAloneP50Ms']:.2f} ms "
+                      f"| {row['accountingRatio']:.2f}× | {row['cachedRepeatP50Ms']:.2f} ms |")
+            if engine["disagreements"]:
+                print("\nVerdicts that differ with and without the accounting: " + "; ".join(engine["disagreements"]))
     return 0
 
 

@@ -12,6 +12,8 @@
 #   BENCH_CLAMSCAN_LIMIT   clamscan objects per size, SIZE:N  "1000000:40" (others: all)
 #   BENCH_LARGE_MIB        size of the large object, 0 = none 1024
 #   BENCH_LARGE_AT         database size to scan it with      100000
+#   BENCH_ENGINE_AT        database size at which the engine's safeguards are priced
+#                          (container accounting, clean cache off)    100000
 #   BENCH_KEEP             keep the work folder when set      unset
 #   BENCH_SKIP_BUILD       use the existing release build     unset
 set -euo pipefail
@@ -23,6 +25,7 @@ warmup=${BENCH_WARMUP:-5}
 clamscan_limit=${BENCH_CLAMSCAN_LIMIT:-1000000:40}
 large_mib=${BENCH_LARGE_MIB:-1024}
 large_at=${BENCH_LARGE_AT:-100000}
+engine_at=${BENCH_ENGINE_AT:-100000}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/scan-bench.XXXXXX")
 clamd_pid=
@@ -75,6 +78,10 @@ for size in $sizes; do
     echo "-- scanner (warm, $measured objects)" >&2
     "$bench" measure --bucket bench-uploads --keys "$work/keys.txt" --warmup "$warmup" \
         --local-copies "$work/objects" "${large[@]}" >"$work/ours-$size.json"
+    if [ "$size" = "$engine_at" ]; then
+        echo "-- engine safeguards (local copies, accounting on/off, cache on for a repeat)" >&2
+        "$bench" engine --database "$work/db-$size" --objects "$work/objects" >"$work/engine-$size.json"
+    fi
 
     # clamd on a private socket, loaded with the same database.
     mkdir -p "$work/clamd-$size/tmp"

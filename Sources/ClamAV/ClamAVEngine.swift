@@ -15,12 +15,20 @@ public struct EngineOptions: Sendable, Equatable {
     /// Where libclamav and the second unpacker unpack archives (each scan in a private
     /// folder of its own); `nil` uses `TMPDIR` or `/tmp`.
     public var temporaryDirectory: String?
+    /// Whether containers are accounted for with the second unpacker (see ``ScanSession``).
+    /// Always on in the scanner; the benchmark turns it off to measure its price, and then
+    /// the engine is libclamav alone, with every hole that closes.
+    public var accountsForContainers: Bool
 
     /// Creates options.
-    public init(limits: ScanLimits = .clamAVDefaults, cacheEnabled: Bool = false, temporaryDirectory: String? = nil) {
+    public init(
+        limits: ScanLimits = .clamAVDefaults, cacheEnabled: Bool = false, temporaryDirectory: String? = nil,
+        accountsForContainers: Bool = true
+    ) {
         self.limits = limits
         self.cacheEnabled = cacheEnabled
         self.temporaryDirectory = temporaryDirectory
+        self.accountsForContainers = accountsForContainers
     }
 }
 

@@ -59,12 +59,14 @@ final class ScanSession {
             return
         }
 
-        let problems = try Unpacker.unpack(path: path, into: directory, budget: budget) { member in
-            guard accounted.insert(member.digest).inserted else { return true }
-            try scan(layer: member.path, location: Self.join(location, member.name), depth: depth + 1)
-            return detections.isEmpty && !isOutOfTime
+        if engine.options.accountsForContainers {
+            let problems = try Unpacker.unpack(path: path, into: directory, budget: budget) { member in
+                guard accounted.insert(member.digest).inserted else { return true }
+                try scan(layer: member.path, location: Self.join(location, member.name), depth: depth + 1)
+                return detections.isEmpty && !isOutOfTime
+            }
+            for problem in problems { record(location, problem) }
         }
-        for problem in problems { record(location, problem) }
         guard detections.isEmpty, !stopsForTime(location) else { return }
 
         let call = try engine.scanWithLibclamav(path: path, session: self)
@@ -98,6 +100,7 @@ final class ScanSession {
     /// Copies a layer libclamav unpacked (read through `descriptor`) when it is a container
     /// the session has not accounted for yet.
     func copyIfUnaccounted(descriptor: Int32, type: String) -> LayerCopy {
+        guard engine.options.accountsForContainers else { return .accounted }
         // Its own open file description: libclamav's offset on `descriptor` stays put.
         let source = "/proc/self/fd/\(descriptor)"
         guard Unpacker.recognise(path: source) != .none,

@@ -16,7 +16,7 @@ struct ScannerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scanner-bench",
         abstract: "Benchmark the warm scanner against an S3 endpoint (see bench/run.sh).",
-        subcommands: [Publish.self, Measure.self]
+        subcommands: [Publish.self, Measure.self, EngineCosts.self]
     )
 }
 
@@ -235,5 +235,89 @@ indirect enum JSONNumberOrString: Encodable {
 extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+
+/// `scanner-bench engine --database DIR --objects DIR`: what the engine's safeguards cost,
+/// measured side by side on the same local files, interleaved so that noise hits all alike:
+/// the production engine (containers accounted for, clean cache off) against libclamav alone
+/// (no second unpacker), and against a second identical scan with libclamav's clean cache on
+/// (what the cache, switched off because it is keyed by MD5, would save on repeated content).
+struct EngineCosts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine", abstract: "Price the container accounting and the disabled clean cache, per kind of file (JSON)."
+    )
+
+    @Option(help: ArgumentHelp("The database folder.", valueName: "DIR"))
+    var database: String
+
+    @Option(help: ArgumentHelp("The files to scan; their extension is their kind.", valueName: "DIR"))
+    var objects: String
+
+    @Option(help: "Times every file is scanned by each engine.")
+    var rounds: Int = 3
+
+    func run() async throws {
+        // The scanner's own defaults (MAX_OBJECT_SIZE and what follows from it).
+        let limits = ScanLimits(
+            maxFileSize: ScannerConfiguration.defaultMaxObjectSize, maxScanSize: ScannerConfiguration.defaultMaxObjectSize,
+            maxFiles: ScanLimits.clamAVDefaults.maxFiles, maxRecursion: ScanLimits.clamAVDefaults.maxRecursion,
+            maxScanTimeMilliseconds: 120_000
+        )
+        let production = try await ClamAVEngine.load(databaseDirectory: database, options: EngineOptions(limits: limits))
+        let alone = try await ClamAVEngine.load(
+            databaseDirectory: database, options: EngineOptions(limits: limits, accountsForContainers: false)
+        )
+        let cached = try await ClamAVEngine.load(databaseDirectory: database, options: EngineOptions(limits: limits, cacheEnabled: true))
+        let names = try FileManager.default.contentsOfDirectory(atPath: objects).sorted()
+        let clock = ContinuousClock()
+        func time(_ engine: ClamAVEngine, _ path: String) async throws -> (Double, ScanVerdict) {
+            let start = clock.now
+            let verdict = try await engine.scan(fileAtPath: path).verdict
+            return ((clock.now - start).seconds, verdict)
+        }
+
+        var samples: [String: [String: [Double]]] = [:]
+        var disagreements: [String] = []
+        for _ in 0..<rounds {
+            for name in names {
+                let path = (objects as NSString).appendingPathComponent(name)
+                let kind = (name as NSString).pathExtension.isEmpty ? "other" : (name as NSString).pathExtension
+                let (ours, verdict) = try await time(production, path)
+                let (plain, plainVerdict) = try await time(alone, path)
+                _ = try await cached.scan(fileAtPath: path)
+                let (repeated, _) = try await time(cached, path)
+                if verdict != plainVerdict { disagreements.append("\(name): \(verdict.rawValue) with accounting, \(plainVerdict.rawValue) without") }
+                for (variant, seconds) in [("accounted", ours), ("libclamavAlone", plain), ("cachedRepeat", repeated)] {
+                    samples[kind, default: [:]][variant, default: []].append(seconds)
+                }
+            }
+        }
+        var kinds: [String: [String: JSONNumberOrString]] = [:]
+        for (kind, variants) in samples {
+            let accounted = median(variants["accounted"] ?? [])
+            let plain = median(variants["libclamavAlone"] ?? [])
+            let repeated = median(variants["cachedRepeat"] ?? [])
+            kinds[kind] = [
+                "files": .number(Double((variants["accounted"]?.count ?? 0) / rounds)),
+                "accountedP50Ms": .number(accounted * 1000), "libclamavAloneP50Ms": .number(plain * 1000),
+                "accountingRatio": .number(plain > 0 ? accounted / plain : 0),
+                "cachedRepeatP50Ms": .number(repeated * 1000),
+            ]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        struct Report: Encodable {
+            let rounds: Int
+            let kinds: [String: [String: JSONNumberOrString]]
+            let disagreements: [String]
+        }
+        print(String(decoding: try encoder.encode(Report(rounds: rounds, kinds: kinds, disagreements: disagreements)), as: UTF8.self))
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
     }
 }
