@@ -60,6 +60,7 @@ let package = Package(
                 "ClamAV",
                 "LambdaRuntime",
                 "ServiceSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

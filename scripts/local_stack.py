@@ -5,8 +5,18 @@ environment the scanner and the updater run with. Used by scripts/run-local.sh a
 end-to-end tests.
 
     local_stack.py ENDPOINT setup PREFIX              print the environment as KEY=VALUE lines
-    local_stack.py ENDPOINT upload PREFIX KEY FILE    upload to PREFIX-uploads, print the version ID
+    local_stack.py ENDPOINT upload PREFIX KEY FILE [TAGGING [BUCKET]]
+                                                      upload to PREFIX-uploads (or BUCKET), with
+                                                      tags (k=v&k=v), print the version ID
     local_stack.py ENDPOINT tags PREFIX KEY           print the current version's tags as JSON
+    local_stack.py ENDPOINT manifest PREFIX           print the published manifest.json
+    local_stack.py ENDPOINT put-definition PREFIX NAME FILE
+                                                      overwrite one database file (as the updater
+                                                      does before it writes the next manifest)
+    local_stack.py ENDPOINT kms-bucket PREFIX         create PREFIX-kms, encrypted by default with a
+                                                      KMS key (SSE-KMS), print its name
+    local_stack.py ENDPOINT queue PREFIX NAME         create a queue without a redrive policy,
+                                                      print its URL
     local_stack.py ENDPOINT events PREFIX [SECONDS]   print the scanner events on the bus so far,
                                                       one JSON line each (waits SECONDS, default 2)
 """
@@ -44,8 +54,14 @@ class Stack:
     def create(self):
         for bucket in (self.uploads, self.definitions, self.quarantine):
             self.s3.create_bucket(Bucket=bucket)
-        self.s3.put_bucket_versioning(Bucket=self.uploads, VersioningConfiguration={"Status": "Enabled"})
-        self.scan_queue_url = self.sqs.create_queue(QueueName=f"{self.prefix}-scan")["QueueUrl"]
+        # Versioned, as deployed: the manifest names the versions of its database files.
+        for bucket in (self.uploads, self.definitions):
+            self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        # As deployed: a message that keeps failing moves to the redrive queue after 5 receives.
+        redrive_url = self.sqs.create_queue(QueueName=f"{self.prefix}-scan-redrive")["QueueUrl"]
+        redrive_arn = self.sqs.get_queue_attributes(QueueUrl=redrive_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.scan_queue_url = self.sqs.create_queue(QueueName=f"{self.prefix}-scan", Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": redrive_arn, "maxReceiveCount": "5"})})["QueueUrl"]
         scan_queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.scan_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.s3.put_bucket_notification_configuration(Bucket=self.uploads, NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": scan_queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
@@ -69,10 +85,21 @@ class Stack:
         env.update({key: str(value) for key, value in overrides.items()})
         return env
 
-    def upload(self, key, path, tags=None):
-        extra = {"Tagging": "&".join(f"{k}={v}" for k, v in tags.items())} if tags else {}
+    def upload(self, key, path, tags=None, bucket=None):
+        if isinstance(tags, dict):
+            tags = "&".join(f"{k}={v}" for k, v in tags.items())
+        extra = {"Tagging": tags} if tags else {}
         with open(path, "rb") as body:
-            return self.s3.put_object(Bucket=self.uploads, Key=key, Body=body, **extra)["VersionId"]
+            return self.s3.put_object(Bucket=bucket or self.uploads, Key=key, Body=body, **extra).get("VersionId", "")
+
+    def kms_bucket(self):
+        key_id = client(self.endpoint, "kms").create_key(Description=f"{self.prefix} uploads")["KeyMetadata"]["KeyId"]
+        bucket = f"{self.prefix}-kms"
+        self.s3.create_bucket(Bucket=bucket)
+        self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}]})
+        return bucket
 
     def tags(self, key, version=None, bucket=None):
         extra = {"VersionId": version} if version else {}
@@ -102,8 +129,20 @@ def main(argv):
         stack = Stack(argv[1], argv[3]).create()
         for key, value in stack.environment().items():
             print(f"{key}={value}")
-    elif command == "upload" and len(argv) == 6:
-        print(Stack(argv[1], argv[3]).upload(argv[4], argv[5]))
+    elif command == "upload" and len(argv) in (6, 7, 8):
+        print(Stack(argv[1], argv[3]).upload(argv[4], argv[5], tags=argv[6] if len(argv) > 6 else None,
+                                              bucket=argv[7] if len(argv) > 7 else None))
+    elif command == "manifest" and len(argv) == 4:
+        stack = Stack(argv[1], argv[3])
+        print(stack.s3.get_object(Bucket=stack.definitions, Key="clamav/manifest.json")["Body"].read().decode())
+    elif command == "put-definition" and len(argv) == 6:
+        stack = Stack(argv[1], argv[3])
+        with open(argv[5], "rb") as body:
+            stack.s3.put_object(Bucket=stack.definitions, Key=f"clamav/{argv[4]}", Body=body)
+    elif command == "kms-bucket" and len(argv) == 4:
+        print(Stack(argv[1], argv[3]).kms_bucket())
+    elif command == "queue" and len(argv) == 5:
+        print(Stack(argv[1], argv[3]).sqs.create_queue(QueueName=f"{argv[3]}-{argv[4]}")["QueueUrl"])
     elif command == "events" and len(argv) in (4, 5):
         stack = Stack(argv[1], argv[3])
         stack.events_queue_url = stack.sqs.get_queue_url(QueueName=f"{argv[3]}-events")["QueueUrl"]

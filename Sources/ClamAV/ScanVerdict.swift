@@ -8,6 +8,10 @@ public enum ScanVerdict: String, Sendable, Codable, CaseIterable {
     case unscannable = "UNSCANNABLE"
     /// The scan failed (download, engine, definitions).
     case error = "ERROR"
+
+    /// Whether a scan with the same definitions would end the same way: every verdict but
+    /// `ERROR`, which a retry scans again.
+    public var isFinal: Bool { self != .error }
 }
 
 /// The outcome of scanning one file.

@@ -72,9 +72,15 @@ public struct DefinitionsBucket: Sendable {
         let files = try Self.describe(database)
         let previous = try await publishedManifest()
         var uploaded: [String] = []
-        for file in files where previous?.files.contains(file) != true {
+        var stored: [DefinitionsManifest.File] = []
+        for file in files {
+            if let unchanged = previous?.files.first(where: { $0.hasSameContent(as: file) }) {
+                stored.append(unchanged)
+                continue
+            }
             let path = (database.directory as NSString).appendingPathComponent(file.name)
-            _ = try await store.putObject(bucket: bucket, key: prefix + file.name, fileAt: path)
+            let written = try await store.putObject(bucket: bucket, key: prefix + file.name, fileAt: path)
+            stored.append(file.stored(as: written.versionID))
             uploaded.append(file.name)
         }
         for path in stateFiles where FileManager.default.fileExists(atPath: path) {
@@ -83,13 +89,14 @@ public struct DefinitionsBucket: Sendable {
             uploaded.append(name)
         }
         let version = Self.version(of: database, files: files)
-        if let previous, previous.files == files.sorted(by: { $0.name < $1.name }), previous.version == version {
+        let databaseChanged = stored.contains { file in !(previous?.files.contains(file) ?? false) } || previous?.files.count != stored.count
+        if let previous, !databaseChanged, previous.version == version {
             logger.info("the database did not change; manifest.json kept", metadata: ["definitions": "\(version)"])
             return Publication(manifest: previous, uploaded: uploaded, manifestWritten: false)
         }
         let manifest = DefinitionsManifest(
             version: version, publishedAt: now, databaseTime: database.newestBuildTime,
-            signatureCount: database.signatureCount, files: files
+            signatureCount: database.signatureCount, files: stored, proofKey: DefinitionsManifest.makeProofKey()
         )
         _ = try await store.putObject(bucket: bucket, key: prefix + "manifest.json", data: try manifest.encoded(), contentType: "application/json")
         logger.notice("definitions published", metadata: ["definitions": "\(version)", "uploaded": "\(uploaded)"])
@@ -104,7 +111,7 @@ public struct DefinitionsBucket: Sendable {
         for file in manifest?.files ?? [] {
             let path = (directory as NSString).appendingPathComponent(file.name)
             if FileManager.default.fileExists(atPath: path), (try? DefinitionsManifest.sha256(ofFileAt: path)) == file.sha256 { continue }
-            _ = try await store.getObject(bucket: bucket, key: prefix + file.name, versionID: nil, ifMatch: nil, to: path)
+            _ = try await store.getObject(bucket: bucket, key: prefix + file.name, versionID: file.versionID, ifMatch: nil, to: path)
             guard try DefinitionsManifest.sha256(ofFileAt: path) == file.sha256 else {
                 throw ManifestError("\(file.name) in s3://\(bucket)/\(prefix) does not match manifest.json")
             }

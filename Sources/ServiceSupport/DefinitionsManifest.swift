@@ -14,13 +14,28 @@ public struct DefinitionsManifest: Codable, Sendable, Equatable {
         public let size: Int64
         /// The version from a `.cvd`/`.cld`/`.cud` header; `nil` for plain signature files.
         public let version: Int?
+        /// The S3 version of the object that holds these bytes, when the bucket is versioned:
+        /// a reader fetches exactly it, so a manifest stays usable while the next one's files
+        /// are being uploaded over the same keys.
+        public let versionID: String?
 
         /// Creates an entry.
-        public init(name: String, sha256: String, size: Int64, version: Int?) {
+        public init(name: String, sha256: String, size: Int64, version: Int?, versionID: String? = nil) {
             self.name = name
             self.sha256 = sha256
             self.size = size
             self.version = version
+            self.versionID = versionID
+        }
+
+        /// Whether both entries describe the same bytes under the same name (wherever they are stored).
+        public func hasSameContent(as other: File) -> Bool {
+            name == other.name && sha256 == other.sha256 && size == other.size && version == other.version
+        }
+
+        /// This entry, stored in S3 version `versionID`.
+        public func stored(as versionID: String?) -> File {
+            File(name: name, sha256: sha256, size: size, version: version, versionID: versionID)
         }
     }
 
@@ -39,15 +54,26 @@ public struct DefinitionsManifest: Codable, Sendable, Equatable {
     public let signatureCount: Int
     /// Every database file the scanner must download, sorted by name.
     public let files: [File]
+    /// The key the scanner signs its verdict tags with for these definitions (32 random bytes,
+    /// base64), new with every manifest. Uploaders cannot read the definitions bucket, so a
+    /// verdict tag they write carries no valid proof and is never trusted (docs/threat-model.md).
+    /// `nil` in manifests written before it existed: then nothing is trusted.
+    public let proofKey: String?
 
     /// Creates a manifest; the files are sorted by name.
-    public init(version: String, publishedAt: Date, databaseTime: Date?, signatureCount: Int, files: [File]) {
+    public init(version: String, publishedAt: Date, databaseTime: Date?, signatureCount: Int, files: [File], proofKey: String? = nil) {
         self.schemaVersion = Self.currentSchemaVersion
         self.version = version
         self.publishedAt = publishedAt
         self.databaseTime = databaseTime
         self.signatureCount = signatureCount
         self.files = files.sorted { $0.name < $1.name }
+        self.proofKey = proofKey
+    }
+
+    /// A new random proof key, base64.
+    public static func makeProofKey() -> String {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
     }
 
     /// The time the database's age is counted from: its newest build time, else its publication.
@@ -73,6 +99,9 @@ public struct DefinitionsManifest: Codable, Sendable, Equatable {
             guard file.sha256.count == 64, file.sha256.allSatisfy(\.isHexDigit), file.size >= 0 else {
                 throw ManifestError("manifest.json has a malformed hash or size for \(file.name)")
             }
+        }
+        if let proofKey = manifest.proofKey, Data(base64Encoded: proofKey)?.count != 32 {
+            throw ManifestError("manifest.json has a malformed proof key")
         }
         return manifest
     }

@@ -101,8 +101,17 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a received message stays invisible; extended while it is scanned.")
     var visibilityTimeout: Int = 60
 
+    @Option(name: .long, help: ArgumentHelp(
+        "For a queue without a redrive policy: where a message goes after --max-receives failed receives.", valueName: "URL"
+    ))
+    var deadLetterQueueURL: String?
+
+    @Option(name: .long, help: "Failed receives before the worker moves a message to --dead-letter-queue-url.")
+    var maxReceives: Int = 5
+
     func validate() throws {
         if let concurrency, concurrency <= 0 { throw ValidationError("--concurrency must be positive, got \(concurrency)") }
+        guard maxReceives > 0 else { throw ValidationError("--max-receives must be positive, got \(maxReceives)") }
         guard (6...43_200).contains(visibilityTimeout) else {
             throw ValidationError("--visibility-timeout must be between 6 and 43200 seconds, got \(visibilityTimeout)")
         }
@@ -122,10 +131,24 @@ struct WorkerCommand: AsyncParsableCommand {
             source.resume()
             return source
         }
+        // A message that keeps failing must end somewhere: in the queue's dead-letter queue,
+        // or in the one given here. Without either it would be retried forever.
+        var deadLettering: SQSWorker.DeadLettering?
+        if try await !SQSWorker.hasRedrivePolicy(queueURL: queueURL, sqs: service.sqs) {
+            guard let deadLetterQueueURL else {
+                try await service.shutdown()
+                FileHandle.standardError.write(Data(
+                    "scanner: \(queueURL) has no redrive policy: give --dead-letter-queue-url (or set one), or a message that keeps failing would be retried forever\n".utf8
+                ))
+                throw ExitCode(2)
+            }
+            deadLettering = SQSWorker.DeadLettering(queueURL: deadLetterQueueURL, maxReceives: maxReceives)
+        }
         _ = await service.definitions.current()
         let worker = SQSWorker(
             processor: service.processor, sqs: service.sqs, queueURL: queueURL,
-            concurrency: concurrency ?? service.configuration.scanConcurrency, visibilityTimeout: visibilityTimeout, logger: logger
+            concurrency: concurrency ?? service.configuration.scanConcurrency, visibilityTimeout: visibilityTimeout,
+            deadLettering: deadLettering, logger: logger
         )
         await worker.run(until: shutdown)
         signals.forEach { $0.cancel() }

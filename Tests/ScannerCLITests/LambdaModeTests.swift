@@ -37,9 +37,24 @@ struct LambdaHarness {
         return try Self.python(["scripts/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Uploads a file; returns the version ID.
-    func uploadFile(_ key: String, _ path: String) throws -> String {
-        try Self.python(["scripts/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Uploads a file, with tags (`k=v&k=v`) and to another bucket when given; returns the version ID.
+    func uploadFile(_ key: String, _ path: String, tagging: String = "", bucket: String? = nil) throws -> String {
+        var arguments = ["scripts/local_stack.py", endpoint, "upload", prefix, key, path]
+        if !tagging.isEmpty || bucket != nil { arguments.append(tagging) }
+        if let bucket { arguments.append(bucket) }
+        return try Self.python(arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs a local_stack.py command on this stack and returns its output, trimmed.
+    func stack(_ command: String, _ arguments: String...) throws -> String {
+        try Self.python(["scripts/local_stack.py", endpoint, command, prefix] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Writes `text` to a new file in the samples folder and returns its path.
+    func sample(_ text: String) throws -> String {
+        let path = "\(samples)/\(UUID().uuidString)"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
     }
 
     /// The scanner's events on the bus so far (waiting `seconds` for more).

@@ -9,24 +9,35 @@ struct ResultTests {
 
     @Test func statusTagAlwaysWinsAndExistingTagsAreKept() {
         let existing = (1...9).map { (key: "k\($0)", value: "v\($0)") } + [(key: "scan-status", value: "OLD")]
-        let merged = ObjectTags.merge(existing: existing, status: "CLEAN", signature: nil, definitions: "daily:1", time: "2026-11-26T19:40:00Z", keys: keys)
+        let merged = ObjectTags.merge(existing: existing, status: "CLEAN", proof: nil, definitions: nil, signature: nil, time: "2026-11-26T19:40:00Z", keys: keys)
         #expect(merged.tags.count == 10)
         #expect(merged.tags[0] == (key: "scan-status", value: "CLEAN"))
-        #expect(merged.tags.map(\.key) == ["scan-status"] + (1...9).map { "k\($0)" })
+        #expect(merged.tags.map { $0.key } == ["scan-status"] + (1...9).map { "k\($0)" })
         #expect(merged.dropped.isEmpty)
     }
 
     @Test func fullTagSetDropsTheLastUserTagForTheStatus() {
         let existing = (1...10).map { (key: "k\($0)", value: "v\($0)") }
-        let merged = ObjectTags.merge(existing: existing, status: "INFECTED", signature: "Win.Test.EICAR_HDB-1", definitions: nil, time: "t", keys: keys)
+        let merged = ObjectTags.merge(existing: existing, status: "INFECTED", proof: nil, definitions: nil, signature: "Win.Test.EICAR_HDB-1", time: "t", keys: keys)
         #expect(merged.tags.count == 10)
-        #expect(merged.tags.prefix(2).map(\.key) == ["scan-status", "scan-signature"])
+        #expect(merged.tags.prefix(2).map { $0.key } == ["scan-status", "scan-signature"])
         #expect(merged.dropped == ["k9", "k10"])
     }
 
+    /// The proof and the definitions it stands on come right after the status: a verdict the
+    /// scanner can prove its own must not lose them to the object's tags.
+    @Test func proofAndDefinitionsOutrankTheObjectsTags() {
+        let existing = (1...10).map { (key: "k\($0)", value: "v\($0)") } + [(key: "scan-proof", value: "forged")]
+        let merged = ObjectTags.merge(existing: existing, status: "CLEAN", proof: "p", definitions: "daily:1", signature: nil, time: "t", keys: keys)
+        #expect(merged.tags.prefix(3).map { $0.key } == ["scan-status", "scan-proof", "scan-definitions"])
+        #expect(merged.tags[1].value == "p")
+        #expect(merged.tags.count == 10)
+    }
+
     @Test func roomyTagSetGetsEveryScannerTag() {
-        let merged = ObjectTags.merge(existing: [(key: "owner", value: "team a")], status: "CLEAN", signature: nil, definitions: "main:62+daily:27461", time: "2026-11-26T19:40:00Z", keys: keys)
-        #expect(merged.tags.map(\.key) == ["scan-status", "owner", "scan-definitions", "scan-time"])
+        let merged = ObjectTags.merge(existing: [(key: "owner", value: "team a")], status: "CLEAN", proof: "p", definitions: "main:62+daily:27461",
+                                      signature: nil, time: "2026-11-26T19:40:00Z", keys: keys)
+        #expect(merged.tags.map { $0.key } == ["scan-status", "scan-proof", "scan-definitions", "owner", "scan-time"])
         #expect(merged.tags[2].value == "main:62+daily:27461")
     }
 

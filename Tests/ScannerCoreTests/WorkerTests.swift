@@ -32,11 +32,12 @@ struct SlowStore: ObjectStore {
     func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws {
         try await base.putObjectTagging(bucket: bucket, key: key, versionID: versionID, tags: tags)
     }
-    func deleteObject(bucket: String, key: String, versionID: String?) async throws -> S3DeleteResult {
-        try await base.deleteObject(bucket: bucket, key: key, versionID: versionID)
+    func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult {
+        try await base.deleteObject(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch)
     }
-    func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {
-        try await base.copyObject(sourceBucket: sourceBucket, sourceKey: sourceKey, sourceVersionID: sourceVersionID,
+    func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
+                    destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {
+        try await base.copyObject(sourceBucket: sourceBucket, sourceKey: sourceKey, sourceVersionID: sourceVersionID, sourceIfMatch: sourceIfMatch,
                                   destinationBucket: destinationBucket, destinationKey: destinationKey, tags: tags)
     }
 }
@@ -97,6 +98,53 @@ struct WorkerTests {
         #expect(tags.contains(S3Tag(key: "scan-status", value: "CLEAN")))
         let after = try await sqs.receiveMessages(queueURL: queueURL, maxMessages: 1, waitTimeSeconds: 7)
         #expect(after.isEmpty, "the scanned message was deleted")
+        try await httpClient.shutdown()
+    }
+
+    /// A queue without a redrive policy: a message that fails on every receive moves to the
+    /// worker's dead-letter queue after --max-receives, sent there before it is deleted here.
+    @Test func messageThatKeepsFailingMovesToTheDeadLetterQueue() async throws {
+        let endpoint = try #require(ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], "MOTO_ENDPOINT is not set: run scripts/test.sh, which starts moto")
+        let name = "dead-\(UUID().uuidString.prefix(8).lowercased())"
+        let environment = ["AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                           "AWS_SECRET_ACCESS_KEY": "testing", "DEFINITIONS_BUCKET": "\(name)-definitions"]
+        let settings = try AWSSettings(environment: environment)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
+        let credentials = settings.makeCredentialsProvider(httpClient: httpClient)
+        let s3 = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient)
+        let sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient)
+        let logger = Logger(label: "worker-test")
+        let queueURL = try await sqs.createQueue(name: name)
+        let deadLetterURL = try await sqs.createQueue(name: "\(name)-dead")
+        #expect(try await !SQSWorker.hasRedrivePolicy(queueURL: queueURL, sqs: sqs))
+        // A record that can never succeed.
+        let body = #"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"}}}]}"#
+        try await sqs.sendMessage(queueURL: queueURL, body: body)
+
+        let configuration = try ScannerConfiguration(environment: environment)
+        let workDirectory = try PrivateDirectory.create(in: nil, prefix: "worker-test")
+        defer { try? FileManager.default.removeItem(atPath: workDirectory) }
+        let events = EventBusPublisher(busName: nil, publisher: nil, logger: logger)
+        let metrics = ScanMetrics(emitter: nil)
+        let definitions = DefinitionsProvider(
+            configuration: configuration, workDirectory: workDirectory, store: s3, events: events, metrics: metrics, logger: logger
+        )
+        let workflow = ObjectScanWorkflow(
+            configuration: configuration, workDirectory: workDirectory, store: s3, definitions: definitions, events: events, metrics: metrics, logger: logger
+        )
+        let worker = SQSWorker(processor: InvocationProcessor(workflow: workflow, events: events, logger: logger), sqs: sqs, queueURL: queueURL,
+                               concurrency: 1, visibilityTimeout: 6, deadLettering: .init(queueURL: deadLetterURL, maxReceives: 3), logger: logger)
+        for receive in 1...3 {
+            let message = try #require(try await sqs.receiveMessages(queueURL: queueURL, maxMessages: 1, waitTimeSeconds: 5, visibilityTimeout: 6).first)
+            #expect(message.attributes["ApproximateReceiveCount"] == "\(receive)")
+            await worker.handle(message)
+            // Let the next receive see it at once instead of after the visibility timeout.
+            if receive < 3 { try? await sqs.changeMessageVisibility(queueURL: queueURL, receiptHandle: message.receiptHandle, visibilityTimeout: 0) }
+        }
+        let dead = try await sqs.receiveMessages(queueURL: deadLetterURL, maxMessages: 10, waitTimeSeconds: 2)
+        #expect(dead.map(\.body) == [body])
+        let left = try await sqs.receiveMessages(queueURL: queueURL, maxMessages: 10, waitTimeSeconds: 1)
+        #expect(left.isEmpty, "the message was sent to the dead-letter queue but not deleted")
         try await httpClient.shutdown()
     }
 }

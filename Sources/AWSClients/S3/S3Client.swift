@@ -68,16 +68,19 @@ public struct S3Client: Sendable {
         for header in headers where header.name.lowercased().hasPrefix("x-amz-meta-") {
             userMetadata[String(header.name.lowercased().dropFirst("x-amz-meta-".count))] = header.value
         }
-        let checksum = S3Checksum.Algorithm.allCases.lazy.compactMap { algorithm in
-            headers.first(name: algorithm.headerName).map { S3Checksum(algorithm: algorithm, value: $0) }
-        }.first
+        let composite = headers.first(name: "x-amz-checksum-type")?.uppercased() == "COMPOSITE"
+        let checksums = S3Checksum.Algorithm.allCases.compactMap { algorithm in
+            headers.first(name: algorithm.headerName).map { S3Checksum(algorithm: algorithm, value: $0, composite: composite) }
+        }
         return S3ObjectMetadata(
             size: size,
             eTag: unquoted(headers.first(name: "ETag")),
             versionID: headers.first(name: "x-amz-version-id").flatMap { $0 == "null" ? nil : $0 },
             lastModified: headers.first(name: "Last-Modified").flatMap(ISO8601.parseHTTPDate),
             contentType: headers.first(name: "Content-Type"),
-            checksum: checksum,
+            checksums: checksums,
+            serverSideEncryption: headers.first(name: "x-amz-server-side-encryption"),
+            customerKeyEncrypted: headers.first(name: "x-amz-server-side-encryption-customer-algorithm") != nil,
             userMetadata: userMetadata
         )
     }
@@ -112,13 +115,16 @@ public struct S3Client: Sendable {
                                               headers: headers, accept: [304], maxBodySize: maxSize)
         if response.status == .notModified { return .notModified }
         let metadata = Self.metadata(from: response.headers, size: Int64(response.body.readableBytes))
-        if let checksum = metadata.checksum, !checksum.isComposite {
-            var computer = ChecksumComputer(checksum.algorithm)
-            response.body.withUnsafeReadableBytes { computer.update($0) }
-            guard computer.finalize() == checksum.value else {
-                throw AWSClientError.checksumMismatch("s3://\(bucket)/\(key): \(checksum.algorithm.rawValue) is \(computer.finalize()), S3 announced \(checksum.value)")
-            }
+        let integrity = DownloadIntegrity(metadata)
+        var computers = integrity.fullObject.map { ChecksumComputer($0.algorithm) }
+        var hasher = integrity.md5 != nil && integrity.partCount == nil ? Insecure.MD5() : nil
+        response.body.withUnsafeReadableBytes { bytes in
+            hasher?.update(bufferPointer: bytes)
+            for index in computers.indices { computers[index].update(bytes) }
         }
+        var digests = ContentDigests(md5: hasher.map { Data($0.finalize()) })
+        for computer in computers { digests.checksums[computer.algorithm] = computer.finalize() }
+        try Self.verify(whole: digests, against: integrity, name: "s3://\(bucket)/\(key)")
         return .modified(Data(buffer: response.body), metadata)
     }
 
@@ -153,9 +159,12 @@ public struct S3Client: Sendable {
     /// DeleteObject; with a version ID the version is deleted for good, without one S3 adds a
     /// delete marker to a versioned bucket.
     @discardableResult
-    public func deleteObject(bucket: String, key: String, versionID: String? = nil) async throws -> S3DeleteResult {
+    public func deleteObject(bucket: String, key: String, versionID: String? = nil, ifMatch: String? = nil) async throws -> S3DeleteResult {
         let (host, path) = location(bucket: bucket, key: key)
-        let response = try await core.execute(method: .DELETE, host: host, path: path, query: Self.versionQuery(versionID))
+        // A conditional delete (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html):
+        // 412 when the object no longer has this entity tag.
+        let headers: [(name: String, value: String)] = ifMatch.map { [(name: "If-Match", value: Self.quoted($0))] } ?? []
+        let response = try await core.execute(method: .DELETE, host: host, path: path, query: Self.versionQuery(versionID), headers: headers)
         return S3DeleteResult(versionID: response.headers.first(name: "x-amz-version-id"),
                               deleteMarker: response.headers.first(name: "x-amz-delete-marker") == "true")
     }
@@ -165,12 +174,13 @@ public struct S3Client: Sendable {
     /// CopyObject of one source version (up to 5 GiB, S3's limit for a single copy), e.g. into a
     /// quarantine bucket. Tags are copied unless `tags` replaces them.
     @discardableResult
-    public func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil,
+    public func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil, sourceIfMatch: String? = nil,
                            destinationBucket: String, destinationKey: String, tags: [S3Tag]? = nil) async throws -> S3WriteResult {
         let (host, path) = location(bucket: destinationBucket, key: destinationKey)
         var source = "/\(SigV4Signer.uriEncode(sourceBucket))/\(SigV4Signer.uriEncode(sourceKey, encodeSlash: false))"
         if let sourceVersionID { source += "?versionId=\(SigV4Signer.uriEncode(sourceVersionID))" }
         var headers: [(name: String, value: String)] = [(name: "x-amz-copy-source", value: source)]
+        if let sourceIfMatch { headers.append((name: "x-amz-copy-source-if-match", value: Self.quoted(sourceIfMatch))) }
         if let tags {
             headers.append((name: "x-amz-tagging-directive", value: "REPLACE"))
             headers.append((name: "x-amz-tagging", value: Self.taggingHeader(tags)))

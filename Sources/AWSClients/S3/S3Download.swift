@@ -1,19 +1,25 @@
 import AWSSigV4
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 
 extension S3Client {
-    /// GetObject streamed to a file: one exact object version, never a partial file.
+    /// GetObject streamed to a file: one exact object version, never a partial file, never
+    /// bytes that differ from what S3 stored.
     ///
     /// A HeadObject first pins the version and entity tag; objects above
     /// ``S3TransferOptions/downloadThreshold`` then download in parallel ranges (each pinned with
     /// `versionId` and `If-Match`, so every range comes from the same bytes), smaller ones in one
-    /// GET whose full-object checksum is checked when S3 has one. Every range must arrive
-    /// complete (`Content-Range` and byte count); a range that breaks off is resumed where it
-    /// stopped, within the retry policy. On any failure the file is removed and the error thrown.
+    /// GET. Every range must arrive complete (`Content-Range` and byte count); a range that
+    /// breaks off is resumed where it stopped, within the retry policy. The bytes are checked
+    /// against everything S3 offers (``DownloadIntegrity``): full-object checksums, the MD5
+    /// entity tag, and for a multipart object each part against its own checksum (the ranges
+    /// are then the parts), the composite checksum and the multipart entity tag. A mismatch
+    /// is retried like any transient fault, then thrown (`AWSClientError.checksumMismatch`).
+    /// On any failure the file is removed and the error thrown.
     ///
     /// - Parameters:
     ///   - ifMatch: The entity tag the object must still have (412 `PreconditionFailed` otherwise).
@@ -31,19 +37,77 @@ extension S3Client {
     /// ``getObject(bucket:key:versionID:ifMatch:to:)``; the same guarantees hold.
     @discardableResult
     public func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
+        let integrity = DownloadIntegrity(metadata)
+        let name = "s3://\(bucket)/\(key)"
+        let parts = integrity.needsParts && metadata.size > 0
+            ? try await partLayout(bucket: bucket, key: key, versionID: metadata.versionID, size: metadata.size, partCount: integrity.partCount ?? 1)
+            : nil
+        // A mismatch found only once every byte is there (a range that was wrong) restarts the
+        // download; one found in a single GET or a part is retried where it happened.
+        var attempt = 1
+        while true {
+            do {
+                return try await download(bucket: bucket, key: key, headed: metadata, integrity: integrity, parts: parts, name: name, to: path)
+            } catch let late as LateMismatch {
+                guard attempt < core.retryPolicy.maxAttempts else { throw late.error }
+                core.logger.debug("download of \(name) did not match, starting again", metadata: ["attempt": "\(attempt)", "error": "\(late.error)"])
+                attempt += 1
+            }
+        }
+    }
+
+    /// A mismatch that could only be seen once the whole object was downloaded.
+    private struct LateMismatch: Error {
+        let error: any Error
+    }
+
+    /// Runs whole-content checks; their failures restart the download.
+    private func lateCheck(_ check: () async throws -> Void) async throws {
+        do {
+            try await check()
+        } catch let error as AWSClientError where error.isChecksumMismatch {
+            throw LateMismatch(error: error)
+        }
+    }
+
+    private func download(
+        bucket: String, key: String, headed metadata: S3ObjectMetadata, integrity: DownloadIntegrity, parts: [ObjectPart]?,
+        name: String, to path: String
+    ) async throws -> S3ObjectMetadata {
         let pinnedVersion = metadata.versionID
         let condition = Self.quoted(metadata.eTag)
         let file = try PositionalFile.create(path: path)
         do {
             try file.truncate(to: metadata.size)
-            if metadata.size > transferOptions.downloadThreshold {
+            if let parts {
+                let md5s = try await downloadParts(
+                    parts, bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size,
+                    md5: integrity.md5 != nil, into: file, path: path, name: name
+                )
+                try await lateCheck {
+                    try Self.verify(parts: parts, md5s: md5s, against: integrity, name: name)
+                    if !integrity.fullObject.isEmpty {
+                        let digests = try await digests(
+                            ofFileAt: path, range: 0...(metadata.size - 1), md5: false, algorithms: integrity.fullObject.map(\.algorithm)
+                        )
+                        try Self.verify(whole: digests, against: integrity, name: name)
+                    }
+                }
+            } else if metadata.size > transferOptions.downloadThreshold {
                 try await downloadRanges(bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size, into: file)
-                if let checksum = metadata.checksum, !checksum.isComposite {
-                    // Ranges arrive out of order: check a full-object checksum by reading the file back.
-                    try await verify(checksum, ofFileAt: path, size: metadata.size, name: "s3://\(bucket)/\(key)")
+                // Ranges arrive out of order: check the whole content by reading the file back.
+                if !integrity.fullObject.isEmpty || (integrity.md5 != nil && integrity.partCount == nil) {
+                    try await lateCheck {
+                        let digests = try await digests(
+                            ofFileAt: path, range: 0...(metadata.size - 1), md5: integrity.md5 != nil && integrity.partCount == nil,
+                            algorithms: integrity.fullObject.map(\.algorithm)
+                        )
+                        try Self.verify(whole: digests, against: integrity, name: name)
+                    }
                 }
             } else {
-                try await downloadWhole(bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size, into: file)
+                try await downloadWhole(bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size,
+                                        integrity: integrity, into: file, name: name)
             }
             file.close()
             return metadata
@@ -54,48 +118,75 @@ extension S3Client {
         }
     }
 
-    /// Reads a downloaded file back and compares its checksum with the one S3 announced.
-    func verify(_ checksum: S3Checksum, ofFileAt path: String, size: Int64, name: String) async throws {
-        let (reader, fileSize) = try PositionalFile.openForReading(path: path)
-        defer { reader.close() }
-        guard fileSize == size else { throw AWSClientError.incompleteBody("\(name): file has \(fileSize) bytes, expected \(size)") }
-        var computer = ChecksumComputer(checksum.algorithm)
-        var offset: Int64 = 0
-        while offset < size {
-            let count = Int(min(8 << 20, size - offset))
-            let block = try await reader.read(count: count, at: offset)
-            block.withUnsafeReadableBytes { computer.update($0) }
-            offset += Int64(count)
-        }
-        let computed = computer.finalize()
-        guard computed == checksum.value else {
-            throw AWSClientError.checksumMismatch("\(name): \(checksum.algorithm.rawValue) of the download is \(computed), S3 announced \(checksum.value)")
-        }
-    }
-
-    /// One GET of the whole object, restarted from the first byte on a retry, with the
-    /// full-object checksum checked when the response carries one.
-    func downloadWhole(bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64, into file: PositionalFile) async throws {
+    /// One GET of the whole object, restarted from the first byte on a retry, checked while
+    /// it streams.
+    func downloadWhole(bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
+                       integrity: DownloadIntegrity, into file: PositionalFile, name: String) async throws {
         try await core.retryPolicy.run(onRetry: core.logRetry) { _ in
             let response = try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: nil)
             guard response.status == .ok else {
                 throw AWSClientError.invalidResponse("GetObject answered \(response.status.code), expected 200")
             }
             if let length = response.headers.first(name: "Content-Length").flatMap(Int64.init), length != size {
-                throw AWSClientError.invalidResponse("s3://\(bucket)/\(key) is \(length) bytes, HeadObject said \(size)")
+                throw AWSClientError.invalidResponse("\(name) is \(length) bytes, HeadObject said \(size)")
             }
-            let checksum = Self.metadata(from: response.headers, size: size).checksum.flatMap { $0.isComposite ? nil : $0 }
-            var computer = checksum.map { ChecksumComputer($0.algorithm) }
+            // What the HeadObject announced, and what this response announces besides.
+            var announced = integrity.fullObject
+            for checksum in Self.metadata(from: response.headers, size: size).checksums
+            where !checksum.isComposite && !announced.contains(where: { $0.algorithm == checksum.algorithm }) {
+                announced.append(checksum)
+            }
+            let checks = DownloadIntegrity(fullObject: announced, composite: integrity.composite, md5: integrity.md5, partCount: integrity.partCount)
+            var computers = checks.fullObject.map { ChecksumComputer($0.algorithm) }
+            var hasher = checks.md5 != nil && checks.partCount == nil ? Insecure.MD5() : nil
             let received = try await stream(response, expected: size, from: 0, into: file, each: { chunk in
-                chunk.withUnsafeReadableBytes { computer?.update($0) }
+                chunk.withUnsafeReadableBytes { bytes in
+                    hasher?.update(bufferPointer: bytes)
+                    for index in computers.indices { computers[index].update(bytes) }
+                }
             })
             guard received == size else {
-                throw AWSClientError.incompleteBody("s3://\(bucket)/\(key): received \(received) of \(size) bytes")
+                throw AWSClientError.incompleteBody("\(name): received \(received) of \(size) bytes")
             }
-            if let checksum, let computed = computer?.finalize(), computed != checksum.value {
-                throw AWSClientError.checksumMismatch("s3://\(bucket)/\(key): \(checksum.algorithm.rawValue) of the download is \(computed), S3 announced \(checksum.value)")
-            }
+            var digests = ContentDigests(md5: hasher.map { Data($0.finalize()) })
+            for computer in computers { digests.checksums[computer.algorithm] = computer.finalize() }
+            try Self.verify(whole: digests, against: checks, name: name)
         }
+    }
+
+    /// The parts of a multipart object as ranges, at most ``S3TransferOptions/downloadConcurrency``
+    /// in flight; each is checked against its own checksums as soon as it is complete (and
+    /// downloaded again when it does not match). Returns the parts' MD5s when asked.
+    func downloadParts(_ parts: [ObjectPart], bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
+                       md5: Bool, into file: PositionalFile, path: String, name: String) async throws -> [Data] {
+        let digests = try await withThrowingTaskGroup(of: (Int, Data?).self) { group in
+            var next = 0
+            var results: [Int: Data?] = [:]
+            func add() {
+                let part = parts[next]
+                next += 1
+                group.addTask {
+                    var md5Digest: Data?
+                    try await self.downloadRange(
+                        bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: part.range, total: size, into: file
+                    ) {
+                        let digests = try await self.digests(
+                            ofFileAt: path, range: part.range, md5: md5, algorithms: part.checksums.map(\.algorithm)
+                        )
+                        try Self.verify(part: part, digests: digests, name: name)
+                        md5Digest = digests.md5
+                    }
+                    return (part.number, md5Digest)
+                }
+            }
+            for _ in 0..<min(transferOptions.downloadConcurrency, parts.count) { add() }
+            while let (number, digest) = try await group.next() {
+                results[number] = digest
+                if next < parts.count { add() }
+            }
+            return results
+        }
+        return md5 ? parts.compactMap { digests[$0.number] ?? nil } : []
     }
 
     /// Parallel ranged GETs, at most ``S3TransferOptions/downloadConcurrency`` in flight.
@@ -119,8 +210,11 @@ extension S3Client {
         }
     }
 
-    /// One range, resumed from the last byte written when the connection breaks.
-    func downloadRange(bucket: String, key: String, versionID: String?, ifMatch: String, range: ClosedRange<Int64>, total: Int64, into file: PositionalFile) async throws {
+    /// One range, resumed from the last byte written when the connection breaks. `check`
+    /// runs once the range is complete; when it throws, the whole range is downloaded again
+    /// (within the retry policy).
+    func downloadRange(bucket: String, key: String, versionID: String?, ifMatch: String, range: ClosedRange<Int64>, total: Int64,
+                       into file: PositionalFile, check: (() async throws -> Void)? = nil) async throws {
         var done: Int64 = 0
         let length = range.count
         try await core.retryPolicy.run(onRetry: core.logRetry) { _ in
@@ -140,6 +234,12 @@ extension S3Client {
                 guard received == remaining else {
                     throw AWSClientError.incompleteBody("s3://\(bucket)/\(key) bytes \(start)-\(range.upperBound): received \(received) of \(remaining)")
                 }
+            }
+            do {
+                try await check?()
+            } catch {
+                done = 0
+                throw error
             }
         }
     }

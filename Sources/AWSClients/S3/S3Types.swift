@@ -12,20 +12,38 @@ public struct S3ObjectMetadata: Sendable, Equatable {
     public var lastModified: Date?
     /// The `Content-Type`.
     public var contentType: String?
-    /// The object's full-object checksum, when S3 has one and was asked for it.
-    public var checksum: S3Checksum?
+    /// Every checksum S3 stores for the object, when it was asked for them
+    /// (`x-amz-checksum-mode: ENABLED`): full-object ones, or a composite one (`-N`).
+    public var checksums: [S3Checksum]
+    /// The server-side encryption (`x-amz-server-side-encryption`: `AES256`, `aws:kms`,
+    /// `aws:kms:dsse`), when S3 names one.
+    public var serverSideEncryption: String?
+    /// Whether the object is encrypted with a key the customer provides (SSE-C).
+    public var customerKeyEncrypted: Bool
     /// User metadata (`x-amz-meta-*`), keys without the prefix, lower case.
     public var userMetadata: [String: String]
 
+    /// The first checksum, when there is one.
+    public var checksum: S3Checksum? { checksums.first }
+
+    /// The number of parts of a multipart upload, from the entity tag's `-N` suffix.
+    public var partCount: Int? {
+        guard let dash = eTag.lastIndex(of: "-") else { return nil }
+        return Int(eTag[eTag.index(after: dash)...])
+    }
+
     /// Creates metadata from its parts.
     public init(size: Int64, eTag: String, versionID: String? = nil, lastModified: Date? = nil, contentType: String? = nil,
-                checksum: S3Checksum? = nil, userMetadata: [String: String] = [:]) {
+                checksums: [S3Checksum] = [], serverSideEncryption: String? = nil, customerKeyEncrypted: Bool = false,
+                userMetadata: [String: String] = [:]) {
         self.size = size
         self.eTag = eTag
         self.versionID = versionID
         self.lastModified = lastModified
         self.contentType = contentType
-        self.checksum = checksum
+        self.checksums = checksums
+        self.serverSideEncryption = serverSideEncryption
+        self.customerKeyEncrypted = customerKeyEncrypted
         self.userMetadata = userMetadata
     }
 }
@@ -53,16 +71,22 @@ public struct S3Checksum: Sendable, Equatable {
     public var algorithm: Algorithm
     /// The base64 value; a composite checksum of a multipart object ends in `-N`.
     public var value: String
+    /// True for a checksum of the parts of a multipart upload (a checksum of their
+    /// checksums), which cannot be checked against the whole body.
+    public var isComposite: Bool
 
-    /// Creates a checksum.
-    public init(algorithm: Algorithm, value: String) {
+    /// Creates a checksum; it is composite when its value ends in `-N` or `composite` says so
+    /// (`x-amz-checksum-type: COMPOSITE`).
+    public init(algorithm: Algorithm, value: String, composite: Bool = false) {
         self.algorithm = algorithm
         self.value = value
+        self.isComposite = composite || value.contains("-")
     }
 
-    /// True for a checksum of the parts of a multipart upload, which cannot be checked against
-    /// the whole body.
-    public var isComposite: Bool { value.contains("-") }
+    /// The value without the `-N` part count.
+    var digestValue: String {
+        value.split(separator: "-").first.map(String.init) ?? value
+    }
 }
 
 /// An object tag.
@@ -93,6 +117,12 @@ public struct S3WriteResult: Sendable, Equatable {
     public var eTag: String
     /// The new version ID, when the bucket is versioned.
     public var versionID: String?
+
+    /// Creates a result (for stand-ins of S3 in tests).
+    public init(eTag: String, versionID: String?) {
+        self.eTag = eTag
+        self.versionID = versionID
+    }
 }
 
 /// What S3 answers to DeleteObject.
@@ -101,6 +131,12 @@ public struct S3DeleteResult: Sendable, Equatable {
     public var versionID: String?
     /// Whether the delete created (or removed) a delete marker.
     public var deleteMarker: Bool
+
+    /// Creates a result (for stand-ins of S3 in tests).
+    public init(versionID: String?, deleteMarker: Bool) {
+        self.versionID = versionID
+        self.deleteMarker = deleteMarker
+    }
 }
 
 /// One object of a listing.

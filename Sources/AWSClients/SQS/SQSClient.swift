@@ -180,6 +180,18 @@ extension SQSClient {
                                 as: CreateQueueOutput.self).QueueUrl
     }
 
+    private struct AttributesInput: Encodable {
+        var QueueUrl: String
+        var AttributeNames: [String]
+    }
+    private struct AttributesOutput: Decodable { var Attributes: [String: String]? }
+
+    /// GetQueueAttributes: the named attributes the queue has (an unset one is absent).
+    public func queueAttributes(queueURL: String, names: [String]) async throws -> [String: String] {
+        try await core.callJSON(target: "AmazonSQS.GetQueueAttributes", jsonVersion: "1.0",
+                                input: AttributesInput(QueueUrl: queueURL, AttributeNames: names), as: AttributesOutput.self).Attributes ?? [:]
+    }
+
     /// SendMessage; returns the message ID.
     @discardableResult
     public func sendMessage(queueURL: String, body: String) async throws -> String {

@@ -21,9 +21,14 @@ public struct TagKeys: Sendable, Equatable {
     public var time = "scan-time"
     /// The database version (`scan-definitions`).
     public var definitions = "scan-definitions"
+    /// The scanner's proof that it wrote the verdict itself (`scan-proof`, ``VerdictProof``).
+    public var proof = "scan-proof"
 
     /// The default names.
     public init() {}
+
+    /// Every key the scanner writes (the protective bucket policy lets no one else write them).
+    public var all: [String] { [status, signature, time, definitions, proof] }
 }
 
 /// The scanner's settings, read once at start-up from the environment (DESIGN.md, "Configuration").
@@ -97,13 +102,14 @@ public struct ScannerConfiguration: Sendable, Equatable {
         keys.signature = reader.optional("TAG_KEY_SIGNATURE") ?? keys.signature
         keys.time = reader.optional("TAG_KEY_TIME") ?? keys.time
         keys.definitions = reader.optional("TAG_KEY_DEFINITIONS") ?? keys.definitions
+        keys.proof = reader.optional("TAG_KEY_PROOF") ?? keys.proof
         for (name, key) in [("TAG_KEY_STATUS", keys.status), ("TAG_KEY_SIGNATURE", keys.signature),
-                            ("TAG_KEY_TIME", keys.time), ("TAG_KEY_DEFINITIONS", keys.definitions)]
+                            ("TAG_KEY_TIME", keys.time), ("TAG_KEY_DEFINITIONS", keys.definitions), ("TAG_KEY_PROOF", keys.proof)]
         where key.utf8.count > 128 || !ObjectTags.isAllowed(key) {
             throw ConfigurationError(name, "\"\(key)\" is not a valid S3 tag key (at most 128 characters of letters, digits, spaces and + - = . _ : / @)")
         }
-        guard Set([keys.status, keys.signature, keys.time, keys.definitions]).count == 4 else {
-            throw ConfigurationError("TAG_KEY_STATUS", "the four tag keys must differ")
+        guard Set(keys.all).count == keys.all.count else {
+            throw ConfigurationError("TAG_KEY_STATUS", "the scanner's tag keys must differ")
         }
         tagKeys = keys
         workDirectory = reader.optional("SCANNER_WORK_DIRECTORY") ?? reader.optional("TMPDIR") ?? "/tmp"
@@ -161,7 +167,8 @@ extension ScannerConfiguration: Encodable {
         try container.encode(definitionsCheckInterval, forKey: .definitionsCheckInterval)
         try container.encode(maxDefinitionsAgeHours, forKey: .maxDefinitionsAgeHours)
         try container.encode(
-            ["status": tagKeys.status, "signature": tagKeys.signature, "time": tagKeys.time, "definitions": tagKeys.definitions],
+            ["status": tagKeys.status, "signature": tagKeys.signature, "time": tagKeys.time, "definitions": tagKeys.definitions,
+             "proof": tagKeys.proof],
             forKey: .tagKeys
         )
         try container.encode(workDirectory, forKey: .workDirectory)

@@ -34,7 +34,7 @@ public actor DefinitionsProvider {
 
     private var loaded: LoadedDefinitions?
     private var manifestETag: String?
-    private var lastCheck: Date?
+    private var nextCheck: Date?
     private var refreshing: Task<Void, Never>?
     private var lastFailure: String?
     private var lastStaleNotice: Date?
@@ -63,7 +63,7 @@ public actor DefinitionsProvider {
     /// The database to scan with, after a manifest check when one is due; `nil` when no usable
     /// database has ever been loaded.
     public func current() async -> LoadedDefinitions? {
-        let due = lastCheck.map { now().timeIntervalSince($0) >= Double(configuration.definitionsCheckInterval) } ?? true
+        let due = nextCheck.map { now() >= $0 } ?? true
         if loaded == nil || due {
             await refresh()
         }
@@ -85,8 +85,13 @@ public actor DefinitionsProvider {
     /// The key of an object under the definitions prefix.
     private func key(_ name: String) -> String { configuration.definitionsPrefix + name }
 
+    /// After a failed check, the next one comes this soon (or at the check interval, if
+    /// shorter): a manifest read while the updater was publishing, or a passing fault, must
+    /// not leave every object in ERROR until the next regular check.
+    static let retryAfterFailure: TimeInterval = 10
+
     private func check() async {
-        lastCheck = now()
+        nextCheck = now().addingTimeInterval(Double(configuration.definitionsCheckInterval))
         let manifestKey = key("manifest.json")
         do {
             let result = try await store.getObject(
@@ -103,6 +108,7 @@ public actor DefinitionsProvider {
             }
         } catch {
             let problem = (error as? AWSError).map { $0.isNotFound ? "s3://\(configuration.definitionsBucket)/\(manifestKey) does not exist" : "\($0)" } ?? "\(error)"
+            nextCheck = now().addingTimeInterval(min(Self.retryAfterFailure, Double(configuration.definitionsCheckInterval)))
             logger.error("cannot load the definitions", metadata: [
                 "problem": "\(problem)", "keeping": "\(loaded?.manifest.version ?? "nothing: every scan ends in ERROR")",
             ])
@@ -145,12 +151,14 @@ public actor DefinitionsProvider {
     /// unchanged, else a download checked against the manifest's size and SHA-256.
     private func fetch(_ file: DefinitionsManifest.File, into directory: String) async throws {
         let destination = (directory as NSString).appendingPathComponent(file.name)
-        if let loaded, loaded.manifest.files.contains(file) {
+        if let loaded, loaded.manifest.files.contains(where: { $0.hasSameContent(as: file) }) {
             let existing = (loaded.directory as NSString).appendingPathComponent(file.name)
             if (try? FileManager.default.linkItem(atPath: existing, toPath: destination)) != nil { return }
         }
+        // The exact version the manifest names, when it names one: the updater may be
+        // uploading the next database over the same keys right now.
         _ = try await store.getObject(
-            bucket: configuration.definitionsBucket, key: key(file.name), versionID: nil, ifMatch: nil, to: destination
+            bucket: configuration.definitionsBucket, key: key(file.name), versionID: file.versionID, ifMatch: nil, to: destination
         )
         let size = (try FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value
         let hash = try DefinitionsManifest.sha256(ofFileAt: destination)

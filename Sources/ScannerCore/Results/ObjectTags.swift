@@ -7,27 +7,34 @@ public enum ObjectTags {
     /// The most tags S3 keeps on one object.
     public static let limit = 10
 
-    /// The merged tag set, in order: the status tag (it always wins), the signature tag, the
-    /// object's other existing tags, then the definitions and time tags while room remains.
-    /// Returns the tags and the keys of existing tags that had to be dropped.
+    /// The merged tag set, in order: the status tag (it always wins), the proof and the
+    /// definitions tags it stands on, the signature tag, the object's other existing tags,
+    /// then the time tag while room remains. Returns the tags and the keys of existing tags
+    /// that had to be dropped.
     public static func merge(
         existing: [(key: String, value: String)],
         status: String,
-        signature: String?,
+        proof: String?,
         definitions: String?,
+        signature: String?,
         time: String,
         keys: TagKeys
     ) -> (tags: [(key: String, value: String)], dropped: [String]) {
-        let ours = [keys.status, keys.signature, keys.time, keys.definitions]
         var tags: [(key: String, value: String)] = [(keys.status, sanitize(status))]
+        if let proof { tags.append((keys.proof, proof)) }
+        if let definitions { tags.append((keys.definitions, sanitize(definitions))) }
         if let signature { tags.append((keys.signature, sanitize(signature))) }
         var dropped: [String] = []
-        for tag in existing where !ours.contains(tag.key) {
+        for tag in existing where !keys.all.contains(tag.key) {
             if tags.count < limit { tags.append(tag) } else { dropped.append(tag.key) }
         }
-        if let definitions, tags.count < limit { tags.append((keys.definitions, sanitize(definitions))) }
         if tags.count < limit { tags.append((keys.time, sanitize(time))) }
         return (tags, dropped)
+    }
+
+    /// The object's tags without the scanner's.
+    public static func withoutScannerTags(_ existing: [(key: String, value: String)], keys: TagKeys) -> [(key: String, value: String)] {
+        existing.filter { !keys.all.contains($0.key) }
     }
 
     /// Whether every character is allowed in an S3 tag.

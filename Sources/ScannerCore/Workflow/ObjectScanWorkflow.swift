@@ -130,6 +130,15 @@ public struct ObjectScanWorkflow: Sendable {
             head = try await store.headObject(bucket: requested.bucket, key: requested.key, versionID: requested.versionID, ifMatch: nil)
         } catch let error as AWSError where error.isGone {
             return (.skip(requested, "the object no longer exists"), manifest)
+        } catch let error as AWSError where error.isAccessDenied {
+            // Without s3:ListBucket, S3 answers 403 for a missing key as for a denied one:
+            // the two cannot be told apart, so this is a failure to retry, never a skip.
+            throw ScanFailure(
+                object: requested,
+                reason: "S3 denied HeadObject (403): the scanner needs s3:GetObject (and s3:GetObjectVersion), s3:ListBucket on the bucket "
+                    + "(without it S3 answers 403 for a missing key), no bucket policy denying it, and kms:Decrypt for KMS-encrypted objects",
+                manifest: manifest
+            )
         }
         let object = ObjectRef(
             bucket: requested.bucket, key: requested.key, versionID: head.versionID ?? requested.versionID,
@@ -190,6 +199,10 @@ public struct ObjectScanWorkflow: Sendable {
             return (try await act(on: object, result: result, existingTags: existingTags, manifest: manifest), manifest)
         } catch let error as AWSError where error.isGone {
             return (.skip(object, "the object was deleted before its verdict could be applied"), manifest)
+        } catch let error as AWSError where error.isPreconditionFailed {
+            return (.skip(object, "the object was replaced before its verdict could be applied; the new content has its own event"), manifest)
+        } catch is Replaced {
+            return (.skip(object, "the object was replaced while its verdict was applied; the new content has its own event"), manifest)
         } catch {
             throw ScanFailure(object: object, reason: "cannot apply the \(result.verdict.rawValue) verdict: \(error)", manifest: manifest)
         }
@@ -201,14 +214,19 @@ public struct ObjectScanWorkflow: Sendable {
     }
 
     /// At-least-once delivery: a version that already carries a final verdict for these
-    /// definitions is not scanned again.
+    /// definitions and this content is not scanned again, but only when the scanner can prove
+    /// it wrote that verdict itself (``VerdictProof``): a verdict tag an uploader wrote, or one
+    /// left on content that has since been replaced, is ignored and the object is scanned.
     private func alreadyScanned(_ object: ObjectRef, tags: [S3Tag], manifest: DefinitionsManifest) -> ObjectOutcome? {
-        let status = tags.first { $0.key == configuration.tagKeys.status }?.value
-        let scannedWith = tags.first { $0.key == configuration.tagKeys.definitions }?.value
-        guard let status, ["CLEAN", "INFECTED", "UNSCANNABLE"].contains(status), scannedWith == ObjectTags.sanitize(manifest.version) else {
+        func tag(_ key: String) -> String? { tags.first { $0.key == key }?.value }
+        guard let key = VerdictProof.key(base64: manifest.proofKey),
+              let status = tag(configuration.tagKeys.status), ScanVerdict(rawValue: status)?.isFinal == true,
+              let definitions = tag(configuration.tagKeys.definitions), definitions == ObjectTags.sanitize(manifest.version),
+              let proof = tag(configuration.tagKeys.proof),
+              VerdictProof.isValid(proof, key: key, object: object, status: status, definitions: definitions) else {
             return nil
         }
-        return .skip(object, "already \(status) with definitions \(manifest.version)")
+        return .skip(object, "already \(status) with definitions \(manifest.version) (verdict proven the scanner's own)")
     }
 
     /// Downloads exactly the headed version (its version ID and ETag pin every request).
@@ -236,34 +254,75 @@ public struct ObjectScanWorkflow: Sendable {
         func outcome(_ action: ScanAction) -> ObjectOutcome {
             ObjectOutcome(object: object, verdict: result.verdict, action: action, signature: result.signature, reasons: reasons, skipped: nil)
         }
+        // An unversioned object can be replaced at any moment: every action is conditional on
+        // the scanned entity tag, so a verdict never lands on content that was not scanned.
+        let condition = object.versionID == nil ? object.eTag : nil
         if result.verdict == .infected {
             switch configuration.infectedAction {
             case .delete:
-                _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID)
+                _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID, ifMatch: condition)
                 return outcome(.deleted)
             case .quarantine(let quarantine):
-                let tags = mergedTags([], result: result, manifest: manifest, keepSignature: true)
+                let tags = mergedTags([], result: result, object: object, manifest: manifest, keepSignature: true)
                 _ = try await store.copyObject(
-                    sourceBucket: object.bucket, sourceKey: object.key, sourceVersionID: object.versionID,
+                    sourceBucket: object.bucket, sourceKey: object.key, sourceVersionID: object.versionID, sourceIfMatch: condition,
                     destinationBucket: quarantine, destinationKey: object.key, tags: tags
                 )
-                _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID)
+                _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID, ifMatch: condition)
                 return outcome(.quarantined)
             case .tag:
                 break
             }
         }
-        let tags = mergedTags(existingTags, result: result, manifest: manifest, keepSignature: result.verdict != .clean)
+        let tags = mergedTags(existingTags, result: result, object: object, manifest: manifest, keepSignature: result.verdict != .clean)
         try await store.putObjectTagging(bucket: object.bucket, key: object.key, versionID: object.versionID, tags: tags)
+        if object.versionID == nil, let eTag = object.eTag {
+            // Tagging has no condition: confirm the tags went onto the scanned content.
+            do {
+                _ = try await store.headObject(bucket: object.bucket, key: object.key, versionID: nil, ifMatch: eTag)
+            } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
+                try await withdraw(tags, from: object)
+                throw Replaced()
+            }
+        }
         return outcome(.tagged)
     }
 
-    private func mergedTags(_ existing: [S3Tag], result: ScanResult, manifest: DefinitionsManifest?, keepSignature: Bool) -> [S3Tag] {
+    /// The object was replaced while its verdict was applied.
+    private struct Replaced: Error {}
+
+    /// Takes the verdict tags back off content that replaced the scanned content, unless the
+    /// new content's own scan has written its verdict meanwhile (its proof differs). A race
+    /// with that scan can at worst leave the new content without a status tag: downloads stay
+    /// denied, never allowed.
+    private func withdraw(_ written: [S3Tag], from object: ObjectRef) async throws {
+        let proof = written.first { $0.key == configuration.tagKeys.proof }?.value
+        let current: [S3Tag]
+        do {
+            current = try await store.getObjectTagging(bucket: object.bucket, key: object.key, versionID: nil)
+        } catch let error as AWSError where error.isGone {
+            return
+        }
+        guard current.first(where: { $0.key == configuration.tagKeys.proof })?.value == proof else { return }
+        let kept = ObjectTags.withoutScannerTags(current.map { (key: $0.key, value: $0.value) }, keys: configuration.tagKeys)
+        try await store.putObjectTagging(bucket: object.bucket, key: object.key, versionID: nil, tags: kept.map { S3Tag(key: $0.key, value: $0.value) })
+        logger.warning("the object was replaced while its verdict was applied; the verdict was taken back", metadata: [
+            "bucket": "\(object.bucket)", "key": "\(object.key)", "eTag": "\(object.eTag ?? "-")",
+        ])
+    }
+
+    private func mergedTags(_ existing: [S3Tag], result: ScanResult, object: ObjectRef, manifest: DefinitionsManifest?, keepSignature: Bool) -> [S3Tag] {
+        let definitions = manifest.map { ObjectTags.sanitize($0.version) }
+        var proof: String?
+        if result.verdict.isFinal, let definitions, let key = VerdictProof.key(base64: manifest?.proofKey) {
+            proof = VerdictProof.make(key: key, object: object, status: result.verdict.rawValue, definitions: definitions)
+        }
         let merged = ObjectTags.merge(
             existing: existing.map { (key: $0.key, value: $0.value) },
             status: result.verdict.rawValue,
+            proof: proof,
+            definitions: definitions,
             signature: keepSignature ? result.signature : nil,
-            definitions: manifest?.version,
             time: Self.timestamp(),
             keys: configuration.tagKeys
         )
@@ -281,7 +340,7 @@ public struct ObjectScanWorkflow: Sendable {
         if let existing = try? await store.getObjectTagging(bucket: object.bucket, key: object.key, versionID: object.versionID),
            (try? await store.putObjectTagging(
                bucket: object.bucket, key: object.key, versionID: object.versionID,
-               tags: mergedTags(existing, result: result, manifest: nil, keepSignature: false)
+               tags: mergedTags(existing, result: result, object: object, manifest: nil, keepSignature: false)
            )) != nil {
             action = .tagged
         }

@@ -17,11 +17,13 @@ public protocol ObjectStore: Sendable {
     func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag]
     /// Replaces the tags of one version.
     func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws
-    /// Deletes one version (or the object, when `versionID` is `nil`).
-    func deleteObject(bucket: String, key: String, versionID: String?) async throws -> S3DeleteResult
-    /// Copies one version, replacing its tags when `tags` is given.
+    /// Deletes one version (or the object, when `versionID` is `nil`), only if its entity tag
+    /// is still `ifMatch` when one is given.
+    func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult
+    /// Copies one version (only if its entity tag is still `sourceIfMatch` when one is given),
+    /// replacing its tags when `tags` is given.
     func copyObject(
-        sourceBucket: String, sourceKey: String, sourceVersionID: String?,
+        sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
         destinationBucket: String, destinationKey: String, tags: [S3Tag]?
     ) async throws -> S3WriteResult
 }

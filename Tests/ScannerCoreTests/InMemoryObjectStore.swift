@@ -1,0 +1,146 @@
+import AWSClients
+import Crypto
+import Foundation
+import ScannerCore
+import Synchronization
+
+/// An S3 stand-in in memory, for the workflow's branches: versioned and unversioned buckets,
+/// entity tags that are the content's MD5, conditional requests as S3 answers them, and hooks
+/// that act between the workflow's steps (an upload that replaces the object, a 403).
+final class InMemoryObjectStore: ObjectStore {
+    struct Version: Sendable {
+        var id: String?
+        var data: Data
+        var eTag: String
+        var tags: [S3Tag]
+    }
+
+    /// A request the workflow sends, for hooks.
+    enum Call: Sendable, Equatable {
+        case head, get, getTags, putTags, delete, copy
+    }
+
+    private struct State {
+        var versioned: [String: Bool] = [:]
+        var objects: [String: [String: [Version]]] = [:]
+        var calls: [(Call, String)] = []
+        var counter = 0
+    }
+
+    private let state = Mutex(State())
+    /// Runs before every request (after it is recorded); may change the store or throw.
+    let hook: Mutex<@Sendable (Call, String, InMemoryObjectStore) throws -> Void> = Mutex { _, _, _ in }
+
+    func createBucket(_ name: String, versioned: Bool) {
+        state.withLock { $0.versioned[name] = versioned; $0.objects[name] = [:] }
+    }
+
+    /// Uploads content; returns its version ID (nil in an unversioned bucket).
+    @discardableResult
+    func put(_ bucket: String, _ key: String, _ data: Data, tags: [S3Tag] = []) -> String? {
+        state.withLock { state in
+            state.counter += 1
+            let versioned = state.versioned[bucket] ?? false
+            let version = Version(id: versioned ? "v\(state.counter)" : nil, data: data,
+                                  eTag: Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined(), tags: tags)
+            if versioned {
+                state.objects[bucket, default: [:]][key, default: []].append(version)
+            } else {
+                state.objects[bucket, default: [:]][key] = [version]
+            }
+            return version.id
+        }
+    }
+
+    func current(_ bucket: String, _ key: String) -> Version? {
+        state.withLock { $0.objects[bucket]?[key]?.last }
+    }
+
+    func calls(_ call: Call) -> Int { state.withLock { $0.calls.filter { $0.0 == call }.count } }
+
+    static func error(_ status: Int, _ code: String) -> AWSError {
+        AWSError(code: code, message: code, requestID: nil, statusCode: status)
+    }
+
+    private func enter(_ call: Call, _ key: String) throws {
+        state.withLock { $0.calls.append((call, key)) }
+        try hook.withLock { $0 }(call, key, self)
+    }
+
+    /// The version a request names: an exact version, or the current one, which must still
+    /// have the entity tag `ifMatch` when one is given.
+    private func version(_ bucket: String, _ key: String, _ versionID: String?, ifMatch: String?) throws -> Version {
+        try state.withLock { state in
+            guard let versions = state.objects[bucket]?[key], let latest = versions.last else { throw Self.error(404, "NoSuchKey") }
+            let version: Version
+            if let versionID {
+                guard let found = versions.first(where: { $0.id == versionID }) else { throw Self.error(404, "NoSuchVersion") }
+                version = found
+            } else {
+                version = latest
+            }
+            if let ifMatch, ifMatch != version.eTag { throw Self.error(412, "PreconditionFailed") }
+            return version
+        }
+    }
+
+    private func metadata(_ version: Version) -> S3ObjectMetadata {
+        S3ObjectMetadata(size: Int64(version.data.count), eTag: version.eTag, versionID: version.id)
+    }
+
+    func headObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3ObjectMetadata {
+        try enter(.head, key)
+        return metadata(try version(bucket, key, versionID, ifMatch: ifMatch))
+    }
+
+    func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, to path: String) async throws -> S3ObjectMetadata {
+        try enter(.get, key)
+        let found = try version(bucket, key, versionID, ifMatch: ifMatch)
+        try found.data.write(to: URL(fileURLWithPath: path))
+        return metadata(found)
+    }
+
+    func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
+        try await getObject(bucket: bucket, key: key, versionID: metadata.versionID, ifMatch: metadata.eTag, to: path)
+    }
+
+    func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
+        try enter(.get, key)
+        let found = try version(bucket, key, versionID, ifMatch: nil)
+        if found.eTag == ifNoneMatch { return .notModified }
+        return .modified(found.data, metadata(found))
+    }
+
+    func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag] {
+        try enter(.getTags, key)
+        return try version(bucket, key, versionID, ifMatch: nil).tags
+    }
+
+    func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws {
+        try enter(.putTags, key)
+        let target = try version(bucket, key, versionID, ifMatch: nil)
+        state.withLock { state in
+            guard var versions = state.objects[bucket]?[key], let index = versions.lastIndex(where: { $0.id == target.id && $0.eTag == target.eTag }) else { return }
+            versions[index].tags = tags
+            state.objects[bucket]?[key] = versions
+        }
+    }
+
+    func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult {
+        try enter(.delete, key)
+        let target = try version(bucket, key, versionID, ifMatch: ifMatch)
+        state.withLock { state in
+            state.objects[bucket]?[key]?.removeAll { $0.id == target.id && $0.eTag == target.eTag }
+            if state.objects[bucket]?[key]?.isEmpty == true { state.objects[bucket]?[key] = nil }
+        }
+        return S3DeleteResult(versionID: target.id, deleteMarker: false)
+    }
+
+    func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
+                    destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {
+        try enter(.copy, sourceKey)
+        let source = try version(sourceBucket, sourceKey, sourceVersionID, ifMatch: sourceIfMatch)
+        let id = put(destinationBucket, destinationKey, source.data, tags: tags ?? source.tags)
+        return S3WriteResult(eTag: source.eTag, versionID: id)
+    }
+}
