@@ -1,6 +1,19 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The module graph points one way (docs/architecture.md; scripts/check-module-graph.py fails
+// the lint suite on a dependency against it):
+//   executables → workflows (ScannerCore, UpdaterCore) → shared domain (Definitions, BusEvents)
+//   → clients and engine (AWSClients, ClamAV, Lambda) → foundations (Environment,
+//   Observability, AWSSigV4, Unpacker) → C libraries (CClamAV, CArchive).
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let asyncHTTPClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let nio = ["NIOCore", "NIOPosix", "NIOHTTP1", "NIOFoundationCompat"].map { Target.Dependency.product(name: $0, package: "swift-nio") }
+
 let package = Package(
     name: "s3-clamav-scanner",
     platforms: [.macOS(.v15)],
@@ -16,210 +29,86 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        // libclamav through pkg-config, with a shim header for what Swift cannot import.
-        .systemLibrary(
-            name: "CClamAV",
-            pkgConfig: "libclamav",
-            providers: [.apt(["libclamav-dev"])]
-        ),
-        // libarchive through pkg-config: the second unpacker's C library.
-        .systemLibrary(
-            name: "CArchive",
-            pkgConfig: "libarchive",
-            providers: [.apt(["libarchive-dev"])]
-        ),
+        // C libraries through pkg-config, each with a shim header for what Swift cannot import.
+        .systemLibrary(name: "CClamAV", pkgConfig: "libclamav", providers: [.apt(["libclamav-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+
+        // Foundations.
+        // Reading and validating environment variables, with one error type.
+        .target(name: "Environment"),
+        // JSON log lines on stderr and CloudWatch EMF metric lines on stdout.
+        .target(name: "Observability", dependencies: ["Environment", log]),
+        // AWS Signature Version 4 request signing; swift-crypto only.
+        .target(name: "AWSSigV4", dependencies: [crypto]),
         // The second unpacker: archives and compressed streams libclamav cannot unpack.
-        .target(
-            name: "Unpacker",
-            dependencies: [
-                "CArchive",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        .target(
-            name: "ClamAV",
-            dependencies: ["CClamAV", "Unpacker"]
-        ),
-        // What the scanner and the updater share: configuration reading, the manifest, events.
-        .target(
-            name: "ServiceSupport",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // The scanner's domain: configuration, event inputs, verdict actions and results.
+        .target(name: "Unpacker", dependencies: ["CArchive", crypto]),
+
+        // Clients and engine.
+        // The project's own small AWS layer: settings, credentials, retries, S3, EventBridge, SQS.
+        .target(name: "AWSClients", dependencies: ["AWSSigV4", "Environment", asyncHTTPClient, log, crypto] + nio),
+        // libclamav: engine, limits, the per-object scan session that accounts for containers.
+        .target(name: "ClamAV", dependencies: ["CClamAV", "Unpacker"]),
+        // The Lambda Runtime API client and the run loop, as a service.
+        .target(name: "Lambda", dependencies: [asyncHTTPClient, log, serviceLifecycle] + nio),
+
+        // Shared domain of the two services.
+        // The definitions bucket: its location, manifest.json, publication and restore.
+        .target(name: "Definitions", dependencies: ["AWSClients", "ClamAV", "Environment", crypto, log]),
+        // The events both services publish to the custom bus.
+        .target(name: "BusEvents", dependencies: ["AWSClients", "Environment", log]),
+
+        // Workflows.
+        // The scanner: configuration, event inputs, the per-object workflow, the SQS worker.
         .target(
             name: "ScannerCore",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                "LambdaRuntime",
-                "ServiceSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["AWSClients", "BusEvents", "ClamAV", "Environment", "Definitions", "Observability", crypto, log, serviceLifecycle]
         ),
-        // The updater's local half: freshclam configuration, runs, outcomes, validation.
+        // The updater: freshclam configuration, runs, outcomes, validation, publication.
         .target(
             name: "UpdaterCore",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                "ServiceSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["AWSClients", "BusEvents", "ClamAV", "Environment", "Definitions", asyncHTTPClient, log]
         ),
-        // AWS Signature Version 4 request signing; swift-crypto only.
-        .target(
-            name: "AWSSigV4",
-            dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        // The project's own small AWS layer: settings, credentials, retries, S3, EventBridge, SQS.
-        .target(
-            name: "AWSClients",
-            dependencies: [
-                "AWSSigV4",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        // The Lambda Runtime API client, the run loop, JSON logs and EMF metrics.
-        .target(
-            name: "LambdaRuntime",
-            dependencies: [
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
-        // A strict in-process Runtime API server for tests (not a product).
-        .target(
-            name: "LambdaRuntimeTesting",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
+
+        // Executables: `main` wires configuration to services.
         .executableTarget(
             name: "scanner",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                "LambdaRuntime",
-                "ScannerCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-            ]
+            dependencies: ["AWSClients", "ClamAV", "Environment", "Lambda", "Observability", "ScannerCore", argumentParser, log, serviceLifecycle] + nio
         ),
         .executableTarget(
             name: "definition-updater",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                "LambdaRuntime",
-                "ServiceSupport",
-                "UpdaterCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-            ]
+            dependencies: ["AWSClients", "ClamAV", "Environment", "Definitions", "Lambda", "Observability", "UpdaterCore", argumentParser, log, serviceLifecycle] + nio
         ),
-        // Benchmark (not a test): downloads one object with AWSClients and with `aws s3 cp`.
+
+        // Benchmarks (not tests; bench/README.md).
         .executableTarget(
-            name: "s3-download-bench",
-            dependencies: [
-                "AWSClients",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            name: "scanner-bench", dependencies: ["AWSClients", "ClamAV", "Definitions", "ScannerCore", "UpdaterCore", argumentParser, asyncHTTPClient, log],
+            path: "bench/scanner-bench"
         ),
-        // Benchmark (not a test): the warm scanner's per-object path; bench/run.sh compares it
-        // with `clamscan` per object and `clamdscan` against `clamd`.
         .executableTarget(
-            name: "scanner-bench",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                "ScannerCore",
-                "ServiceSupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            name: "s3-download-bench", dependencies: ["AWSClients", argumentParser, asyncHTTPClient],
+            path: "bench/s3-download-bench"
         ),
-        .testTarget(
-            name: "ClamAVTests",
-            dependencies: ["ClamAV", "Unpacker"]
-        ),
-        .testTarget(
-            name: "LambdaRuntimeTests",
-            dependencies: [
-                "LambdaRuntime",
-                "LambdaRuntimeTesting",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
+
+        // Test support: a strict in-process Runtime API server, and what many test targets use.
+        .target(name: "LambdaTesting", dependencies: nio + [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        .executableTarget(name: "runtime-api-server", dependencies: ["LambdaTesting", argumentParser] + nio, path: "Tests/RuntimeAPIServer"),
+        .target(name: "TestSupport", dependencies: ["AWSClients", "Observability", crypto, log] + nio, path: "Tests/TestSupport"),
+
+        .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "AWSSigV4", "Environment", "TestSupport", asyncHTTPClient, crypto] + nio),
+        .testTarget(name: "ClamAVTests", dependencies: ["ClamAV", "Unpacker", "TestSupport"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport", log]),
+        .testTarget(name: "LambdaTests", dependencies: ["Lambda", "LambdaTesting", "Observability", "TestSupport", asyncHTTPClient, log, serviceLifecycle] + nio),
         .testTarget(
             name: "ScannerCoreTests",
-            dependencies: [
-                "AWSClients",
-                "ClamAV",
-                "ScannerCore",
-                "ServiceSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["AWSClients", "BusEvents", "ClamAV", "Environment", "Definitions", "ScannerCore", "TestSupport", asyncHTTPClient, log],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(
-            name: "UpdaterCoreTests",
-            dependencies: ["UpdaterCore", "ClamAV"]
-        ),
-        .testTarget(
-            name: "ScannerCLITests",
-            dependencies: ["scanner", "definition-updater", "LambdaRuntimeTesting"]
-        ),
-        .testTarget(
-            name: "AWSSigV4Tests",
-            dependencies: ["AWSSigV4"],
-            resources: [.copy("Fixtures")]
-        ),
-        .testTarget(
-            name: "AWSClientsTests",
-            dependencies: [
-                "AWSClients",
-                "AWSSigV4",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
+        .testTarget(name: "UpdaterCoreTests", dependencies: ["UpdaterCore", "ClamAV", "Environment", "Definitions", "BusEvents", "TestSupport", log]),
+        .testTarget(name: "ScannerCLITests", dependencies: ["scanner", "definition-updater", "LambdaTesting", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

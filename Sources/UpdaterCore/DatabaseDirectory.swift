@@ -39,7 +39,7 @@ enum DatabaseDirectory {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw UpdaterError(.workingDirectory, "cannot list \(directory): \(error.localizedDescription)")
+            throw UpdateFailure(.workDirectory, "cannot list \(directory): \(error.localizedDescription)")
         }
         var result: [String: Fingerprint] = [:]
         for name in names {
@@ -66,7 +66,7 @@ enum DatabaseDirectory {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw UpdaterError(.workingDirectory, "cannot create \(directory): \(error.localizedDescription)")
+            throw UpdateFailure(.workDirectory, "cannot create \(directory): \(error.localizedDescription)")
         }
     }
 
@@ -76,7 +76,7 @@ enum DatabaseDirectory {
         let manager = FileManager.default
         if manager.fileExists(atPath: destination) {
             do { try manager.removeItem(atPath: destination) } catch {
-                throw UpdaterError(.workingDirectory, "cannot remove \(destination): \(error.localizedDescription)")
+                throw UpdateFailure(.workDirectory, "cannot remove \(destination): \(error.localizedDescription)")
             }
         }
         try create(destination)
@@ -87,7 +87,7 @@ enum DatabaseDirectory {
                 try manager.copyItem(atPath: from, toPath: to)
                 try manager.setAttributes([.modificationDate: fingerprint.modificationTime], ofItemAtPath: to)
             } catch {
-                throw UpdaterError(.workingDirectory, "cannot copy \(from) to \(to): \(error.localizedDescription)")
+                throw UpdateFailure(.workDirectory, "cannot copy \(from) to \(to): \(error.localizedDescription)")
             }
         }
     }
@@ -99,13 +99,13 @@ enum DatabaseDirectory {
             let from = (source as NSString).appendingPathComponent(name)
             let to = (destination as NSString).appendingPathComponent(name)
             guard rename(from, to) == 0 else {
-                throw UpdaterError(.workingDirectory, "cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
+                throw UpdateFailure(.workDirectory, "cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
             }
         }
         for name in removed {
             let path = (destination as NSString).appendingPathComponent(name)
             do { try FileManager.default.removeItem(atPath: path) } catch {
-                throw UpdaterError(.workingDirectory, "cannot remove \(path): \(error.localizedDescription)")
+                throw UpdateFailure(.workDirectory, "cannot remove \(path): \(error.localizedDescription)")
             }
         }
     }

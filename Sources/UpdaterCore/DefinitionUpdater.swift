@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 /// How one update ended.
-public enum UpdateOutcome: Sendable, Equatable {
+public enum UpdateOutcome: Sendable, Equatable, Encodable {
     /// freshclam changed the database; it was validated and is ready to publish.
     case updated
     /// Nothing new on the mirrors.
@@ -18,6 +18,19 @@ public enum UpdateOutcome: Sendable, Equatable {
         case .upToDate: "UP_TO_DATE"
         case .failed(let failure): failure.reason.rawValue
         }
+    }
+
+    /// Whether the run counts as failed: a failure that was attempted (a cool-down or a
+    /// too-early run was not).
+    public var isFailure: Bool {
+        if case .failed(let failure) = self { return !failure.reason.isNotAttempted }
+        return false
+    }
+
+    /// Encoded as its ``code``.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(code)
     }
 }
 
@@ -99,7 +112,7 @@ public struct DefinitionUpdater: Sendable {
     ///   - publishedVersions: the published version of each signed database (`daily`, `main`,
     ///     ...); a new database with a lower version is refused.
     ///   - now: the time the guard compares with.
-    /// - Throws: ``UpdaterError`` only when the working directory cannot be prepared; every
+    /// - Throws: ``UpdateFailure`` only when the working directory cannot be prepared; every
     ///   freshclam or validation failure is an ``UpdateOutcome/failed(_:)`` outcome.
     public func run(in workingDirectory: String, state: UpdaterState, publishedVersions: [String: Int], now: Date = Date()) async throws -> UpdateReport {
         let database = (workingDirectory as NSString).appendingPathComponent(Self.databaseFolder)
@@ -125,7 +138,7 @@ public struct DefinitionUpdater: Sendable {
         do {
             try FreshclamConfiguration(databaseDirectory: staging, updater: configuration).write(to: configFile)
         } catch {
-            throw UpdaterError(.workingDirectory, "cannot write \(configFile): \(error.localizedDescription)")
+            throw UpdateFailure(.workDirectory, "cannot write \(configFile): \(error.localizedDescription)")
         }
 
         newState.lastAttemptAt = now

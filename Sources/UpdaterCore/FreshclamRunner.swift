@@ -36,7 +36,7 @@ public struct FreshclamRunner: Sendable {
     /// `--no-dns` because `DNSDatabaseInfo no` alone still makes a DNS query; `TZ=UTC` so that
     /// the cool-down dates it prints are UTC.
     ///
-    /// - Throws: ``UpdaterError`` when freshclam cannot be found or started.
+    /// - Throws: ``UpdateFailure`` when freshclam cannot be found or started.
     public func run(configFile: String, logFile: String, extraArguments: [String] = []) async throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try resolvedExecutable())
@@ -46,7 +46,7 @@ public struct FreshclamRunner: Sendable {
         process.environment = environment
 
         guard FileManager.default.createFile(atPath: logFile, contents: nil), let log = FileHandle(forWritingAtPath: logFile) else {
-            throw UpdaterError(.freshclam, "cannot create the freshclam log file \(logFile)")
+            throw UpdateFailure(.freshclamFailed, "cannot create the freshclam log file \(logFile)")
         }
         defer { try? log.close() }
         process.standardOutput = log
@@ -63,7 +63,7 @@ public struct FreshclamRunner: Sendable {
         do {
             try process.run()
         } catch {
-            throw UpdaterError(.freshclam, "cannot start \(executable): \(error.localizedDescription)")
+            throw UpdateFailure(.freshclamFailed, "cannot start \(executable): \(error.localizedDescription)")
         }
 
         let pid = process.processIdentifier
@@ -92,7 +92,7 @@ public struct FreshclamRunner: Sendable {
     func resolvedExecutable() throws -> String {
         if executable.contains("/") {
             guard FileManager.default.isExecutableFile(atPath: executable) else {
-                throw UpdaterError(.freshclam, "freshclam executable \(executable) does not exist or is not executable")
+                throw UpdateFailure(.freshclamFailed, "freshclam executable \(executable) does not exist or is not executable")
             }
             return executable
         }
@@ -101,6 +101,6 @@ public struct FreshclamRunner: Sendable {
             let candidate = "\(directory)/\(executable)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        throw UpdaterError(.freshclam, "freshclam executable \(executable) is not on PATH (\(path))")
+        throw UpdateFailure(.freshclamFailed, "freshclam executable \(executable) is not on PATH (\(path))")
     }
 }

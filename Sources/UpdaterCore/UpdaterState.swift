@@ -45,10 +45,17 @@ public enum UpdateFailureReason: String, Codable, Sendable, CaseIterable {
     case timeout = "TIMEOUT"
     /// freshclam could not run or failed in a way not listed above.
     case freshclamFailed = "FRESHCLAM_FAILED"
+    /// The updater's working folder could not be prepared or updated.
+    case workDirectory = "WORK_DIRECTORY"
+
+    /// A run that was not attempted (cool-down, too soon): expected, harmless, no alarm.
+    public var isNotAttempted: Bool { self == .coolDown || self == .tooSoon }
 }
 
-/// A run that did not publish a database: the reason, a sentence for people, and when a
-/// cool-down or interval lets the next run try again.
+/// A run that did not publish a database, and the updater's one error type: the reason (the
+/// `Definitions Update Failed` event's), a sentence for people, and when a cool-down or
+/// interval lets the next run try again. Thrown for failures of the updater's own machinery
+/// (freshclam missing, a working folder that cannot be written) too.
 public struct UpdateFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The reason code.
     public let reason: UpdateFailureReason

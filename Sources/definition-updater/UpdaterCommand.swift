@@ -1,13 +1,13 @@
 import ArgumentParser
 import AWSClients
-import AsyncHTTPClient
-import ClamAV
+import Environment
 import Foundation
-import LambdaRuntime
+import Lambda
 import Logging
 import NIOCore
 import NIOFoundationCompat
-import ServiceSupport
+import Observability
+import ServiceLifecycle
 import UpdaterCore
 
 @main
@@ -24,21 +24,21 @@ struct UpdaterCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        guard environment["AWS_LAMBDA_RUNTIME_API"] != nil else {
+        guard LambdaRuntime.isInsideLambda(environment) else {
             throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: outside Lambda, use a subcommand (run, publish)")
         }
-        let logger = bootstrapLogging(environment)
-        let status = await LambdaRuntime.run(environment: environment, logger: logger) { logger in
+        let logger = try StartUp.logger(environment)
+        let runtime = try LambdaRuntime(environment: environment, logger: logger) { logger in
             let service = try UpdaterService(environment: environment, logger: logger)
             return { _, _ in
                 let summary = try await service.run()
                 // A cool-down or a run within MIN_UPDATE_INTERVAL is expected and not retried;
                 // other failures fail the invocation so that alarms and retries see them.
-                if summary.failed { throw UpdateRunFailed(summary: summary) }
+                if summary.failed, case .failed(let failure) = summary.outcome { throw failure }
                 return ByteBuffer(data: try encode(summary))
             }
         }
-        throw ExitCode(status)
+        try await ServiceGroup(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }
 
@@ -52,14 +52,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let logger = bootstrapLogging(environment)
-        let service: UpdaterService
-        do {
-            service = try UpdaterService(environment: environment, logger: logger)
-        } catch {
-            FileHandle.standardError.write(Data("definition-updater: configuration: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let logger = try StartUp.logger(environment)
+        let service = try StartUp.configuration { try UpdaterService(environment: environment, logger: logger) }
         let summary: UpdateRunSummary
         do {
             summary = try await service.run()
@@ -71,14 +65,8 @@ struct RunCommand: AsyncParsableCommand {
         try await service.shutdown()
         print(String(decoding: try encode(summary), as: UTF8.self))
         if summary.failed { throw ExitCode(1) }
-        if summary.outcome == "COOLDOWN" || summary.outcome == "TOO_SOON" { throw ExitCode(3) }
+        if case .failed = summary.outcome { throw ExitCode(3) }
     }
-}
-
-/// A failed update, reported to Lambda as the invocation's error.
-struct UpdateRunFailed: Error, CustomStringConvertible {
-    let summary: UpdateRunSummary
-    var description: String { "\(summary.outcome): \(summary.message ?? "")" }
 }
 
 func encode(_ summary: UpdateRunSummary) throws -> Data {
@@ -87,19 +75,19 @@ func encode(_ summary: UpdateRunSummary) throws -> Data {
     return try encoder.encode(summary)
 }
 
-func bootstrapLogging(_ environment: [String: String]) -> Logger {
-    let level = environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
-    LoggingSystem.bootstrap { label in JSONLogHandler(label: label, logLevel: level) }
-    return Logger(label: "definition-updater")
-}
-
 /// `definition-updater publish --database DIR`: validate a local database folder and publish
-/// it to the definitions bucket (custom signatures, air-gapped set-ups, tests).
+/// it to the definitions bucket (custom signatures, air-gapped set-ups, tests), through the
+/// same checks as a scheduled run.
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
         abstract: "Validate a local ClamAV database folder and publish it, manifest.json last.",
-        discussion: "Reads DEFINITIONS_BUCKET, DEFINITIONS_PREFIX and the AWS settings from the environment."
+        discussion: """
+            Reads the updater's configuration from the environment. The database must load, detect \
+            the canary (--canary, else CANARY_FILE, else the EICAR test file) and be no older than \
+            the published one. Exit status: 0 when published (or unchanged), 1 when refused or failed, \
+            2 for a configuration error.
+            """
     )
 
     @Option(name: .long, help: ArgumentHelp("The database folder.", valueName: "DIR"))
@@ -110,39 +98,17 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let logger = bootstrapLogging(environment)
-        let reader = EnvironmentReader(environment)
-        let settings: AWSSettings
-        let bucket: String
+        let logger = try StartUp.logger(environment)
+        let service = try StartUp.configuration { try UpdaterService(environment: environment, logger: logger) }
         do {
-            bucket = try reader.required("DEFINITIONS_BUCKET")
-            settings = try AWSSettings(environment: environment)
+            let publication = try await service.publish(databaseDirectory: database, canary: canary)
+            try await service.shutdown()
+            print("published \(publication.manifest.version) (uploaded: \(publication.uploaded.joined(separator: ", ")))")
         } catch {
-            throw ValidationError("configuration: \(error)")
+            try? await service.shutdown()
+            FileHandle.standardError.write(Data("definition-updater: \(error)\n".utf8))
+            throw ExitCode(1)
         }
-        let engine: ClamAVEngine
-        do {
-            engine = try await ClamAVEngine.load(databaseDirectory: database)
-            if let canary {
-                let result = try await engine.scan(fileAtPath: canary)
-                guard result.verdict == .infected else {
-                    throw ValidationError("the database in \(database) does not detect the canary \(canary) (\(result.verdict.rawValue))")
-                }
-            }
-        } catch let error as ClamAVError {
-            throw ValidationError("\(error)")
-        }
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
-        do {
-            let store = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
-            let target = DefinitionsBucket(store: store, bucket: bucket, prefix: reader.prefix("DEFINITIONS_PREFIX", default: "clamav/"), logger: logger)
-            let publication = try await target.publish(engine.database)
-            print("published \(publication.manifest.version) to s3://\(bucket)/\(target.prefix) (uploaded: \(publication.uploaded.joined(separator: ", ")))")
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
     }
 }
 
@@ -156,16 +122,31 @@ struct CheckConfigCommand: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let configuration: UpdaterConfiguration
-        do {
-            configuration = try UpdaterConfiguration(environment: environment)
+        let configuration = try StartUp.configuration {
+            _ = try LoggingConfiguration(EnvironmentReader(environment))
             _ = try AWSSettings(environment: environment)
-        } catch {
-            FileHandle.standardError.write(Data("definition-updater: configuration: \(error)\n".utf8))
-            throw ExitCode(2)
+            return try UpdaterConfiguration(environment: environment)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+    }
+}
+
+/// Start-up shared by the commands: a configuration error ends the process with status 2 and
+/// a message naming the variable.
+enum StartUp {
+    /// JSON log lines on standard error at `LOG_LEVEL`.
+    static func logger(_ environment: [String: String]) throws -> Logger {
+        try configuration { try LoggingConfiguration(EnvironmentReader(environment)) }.bootstrap(label: "definition-updater")
+    }
+
+    static func configuration<T>(_ read: () throws -> T) throws -> T {
+        do {
+            return try read()
+        } catch {
+            FileHandle.standardError.write(Data("definition-updater: configuration: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }

@@ -1,11 +1,14 @@
 import AWSClients
 import ArgumentParser
+import Environment
 import Foundation
-import LambdaRuntime
+import Lambda
 import Logging
 import NIOCore
 import NIOFoundationCompat
+import Observability
 import ScannerCore
+import ServiceLifecycle
 
 @main
 struct ScannerCommand: AsyncParsableCommand {
@@ -21,11 +24,11 @@ struct ScannerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        guard environment["AWS_LAMBDA_RUNTIME_API"] != nil else {
+        guard LambdaRuntime.isInsideLambda(environment) else {
             throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: outside Lambda, use a subcommand (scan, invoke, worker)")
         }
-        let logger = Observability.bootstrap(environment)
-        let status = await LambdaRuntime.run(environment: environment, logger: logger) { logger in
+        let logger = try StartUp.logger(environment)
+        let runtime = try LambdaRuntime(environment: environment, logger: logger) { logger in
             let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: true)
             // Load the definitions during the init phase, so that the first invocation is fast
             // and a missing database shows in the logs at once (scans would end in ERROR).
@@ -39,7 +42,7 @@ struct ScannerCommand: AsyncParsableCommand {
                 return ByteBuffer(data: try report.lambdaResponse())
             }
         }
-        throw ExitCode(status)
+        try await ServiceGroup(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }
 
@@ -56,14 +59,14 @@ struct InvokeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let logger = Observability.bootstrap(environment)
+        let logger = try StartUp.logger(environment)
         let payload: Data
         do {
             payload = event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: event))
         } catch {
             throw ValidationError("cannot read the event file \(event): \(error.localizedDescription)")
         }
-        let service = try Observability.startUp { try ScannerService(environment: environment, logger: logger, emitsMetrics: false) }
+        let service = try StartUp.service { try ScannerService(environment: environment, logger: logger, emitsMetrics: false) }
         let report: InvocationReport
         var failed = false
         do {
@@ -119,18 +122,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let logger = Observability.bootstrap(environment)
-        let service = try Observability.startUp {
-            try ScannerService(environment: environment, logger: logger, emitsMetrics: true)
-        }
-        let shutdown = ShutdownSignal()
-        let signals = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { Task { await shutdown.trigger() } }
-            source.resume()
-            return source
-        }
+        let logger = try StartUp.logger(environment)
+        let service = try StartUp.service { try ScannerService(environment: environment, logger: logger, emitsMetrics: true) }
         // A message that keeps failing must end somewhere: in the queue's dead-letter queue,
         // or in the one given here. Without either it would be retried forever.
         var deadLettering: SQSWorker.DeadLettering?
@@ -150,25 +143,34 @@ struct WorkerCommand: AsyncParsableCommand {
             concurrency: concurrency ?? service.configuration.scanConcurrency, visibilityTimeout: visibilityTimeout,
             deadLettering: deadLettering, logger: logger
         )
-        await worker.run(until: shutdown)
-        signals.forEach { $0.cancel() }
+        // SIGTERM (ECS stopping the task) and SIGINT stop the polling; the scans in flight finish.
+        var failure: (any Error)?
+        do {
+            try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        } catch {
+            failure = error
+        }
         try await service.shutdown()
+        if let failure { throw failure }
     }
 }
 
-/// Logging and metrics set-up shared by the long-running modes.
-enum Observability {
-    /// JSON log lines on standard error at `LOG_LEVEL` (default `info`).
-    static func bootstrap(_ environment: [String: String]) -> Logger {
-        let level = environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, logLevel: level) }
-        return Logger(label: "scanner")
+/// Start-up shared by the commands: a configuration error ends the process with status 2 and
+/// a message naming the variable.
+enum StartUp {
+    /// JSON log lines on standard error at `LOG_LEVEL`.
+    static func logger(_ environment: [String: String]) throws -> Logger {
+        try configuration { try LoggingConfiguration(EnvironmentReader(environment)) }.bootstrap(label: "scanner")
     }
 
-    /// Builds the service, turning a configuration error into a message naming the variable.
-    static func startUp(_ make: () throws -> ScannerService) throws -> ScannerService {
+    /// Builds the service.
+    static func service(_ make: () throws -> ScannerService) throws -> ScannerService {
+        try configuration(make)
+    }
+
+    static func configuration<T>(_ read: () throws -> T) throws -> T {
         do {
-            return try make()
+            return try read()
         } catch {
             FileHandle.standardError.write(Data("scanner: configuration: \(error)\n".utf8))
             throw ExitCode(2)
@@ -186,13 +188,10 @@ struct CheckConfigCommand: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let configuration: ScannerConfiguration
-        do {
-            configuration = try ScannerConfiguration(environment: environment)
+        let configuration = try StartUp.configuration {
+            _ = try LoggingConfiguration(EnvironmentReader(environment))
             _ = try AWSSettings(environment: environment)
-        } catch {
-            FileHandle.standardError.write(Data("scanner: configuration: \(error)\n".utf8))
-            throw ExitCode(2)
+            return try ScannerConfiguration(environment: environment)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,6 +1,7 @@
 @testable import AWSClients
 import AWSSigV4
 import AsyncHTTPClient
+import Environment
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -123,7 +124,7 @@ import Testing
         (["AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "v2/x"], "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
     ])
     func errorsNameTheVariable(environment: [String: String], variable: String) {
-        #expect(throws: AWSSettingsError.self) { try AWSSettings(environment: environment) }
+        #expect(throws: ConfigurationError.self) { try AWSSettings(environment: environment) }
         do {
             _ = try AWSSettings(environment: environment)
         } catch {

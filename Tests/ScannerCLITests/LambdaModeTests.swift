@@ -1,5 +1,5 @@
 import Foundation
-import LambdaRuntimeTesting
+import LambdaTesting
 import Testing
 
 /// A stack on moto (from scripts/local_stack.py) and the real scanner executable serving the

@@ -1,5 +1,5 @@
 import Foundation
-import LambdaRuntimeTesting
+import LambdaTesting
 import Testing
 
 /// The product's first promise through its real path (the scanner binary in Lambda mode,

@@ -1,5 +1,5 @@
 import Foundation
-import LambdaRuntimeTesting
+import LambdaTesting
 import Testing
 
 /// A verdict no one can forge, and no record lost, through the real path (the scanner binary,

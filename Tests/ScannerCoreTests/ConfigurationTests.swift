@@ -1,4 +1,4 @@
-import ServiceSupport
+import Environment
 import Testing
 @testable import ScannerCore
 
@@ -6,8 +6,8 @@ import Testing
 struct ConfigurationTests {
     @Test func defaultsFollowTheDesign() throws {
         let configuration = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs"])
-        #expect(configuration.definitionsBucket == "defs")
-        #expect(configuration.definitionsPrefix == "clamav/")
+        #expect(configuration.definitions.bucket == "defs")
+        #expect(configuration.definitions.prefix == "clamav/")
         #expect(configuration.eventBusName == nil)
         #expect(configuration.infectedAction == .delete)
         #expect(configuration.publishCleanResults)
@@ -30,7 +30,7 @@ struct ConfigurationTests {
             "TAG_KEY_STATUS": "av-status", "MAX_SCAN_SIZE": "4096", "MAX_SCAN_TIME": "5000", "SCAN_CONCURRENCY": "8",
             "SERVICE_NAME": "scanner-worker", "AWS_LAMBDA_FUNCTION_NAME": "ignored-when-SERVICE_NAME-is-set",
         ])
-        #expect(configuration.definitionsPrefix == "db/v1/")
+        #expect(configuration.definitions.prefix == "db/v1/")
         #expect(configuration.eventBusName == "scan-bus")
         #expect(configuration.infectedAction == .quarantine(bucket: "jail"))
         #expect(configuration.maxObjectSize == 1024)

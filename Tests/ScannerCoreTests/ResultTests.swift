@@ -1,5 +1,5 @@
 import Foundation
-import ServiceSupport
+import Definitions
 import Testing
 @testable import ScannerCore
 

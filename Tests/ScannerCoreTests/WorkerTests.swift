@@ -3,7 +3,8 @@ import AsyncHTTPClient
 import ClamAV
 import Foundation
 import Logging
-import ServiceSupport
+import Definitions
+import BusEvents
 import Testing
 @testable import ScannerCore
 
@@ -34,6 +35,12 @@ struct SlowStore: ObjectStore {
     }
     func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult {
         try await base.deleteObject(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch)
+    }
+    func putObject(bucket: String, key: String, fileAt path: String, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult {
+        try await base.putObject(bucket: bucket, key: key, fileAt: path, contentType: contentType, tags: tags)
+    }
+    func putObject(bucket: String, key: String, data: Data, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult {
+        try await base.putObject(bucket: bucket, key: key, data: data, contentType: contentType, tags: tags)
     }
     func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
                     destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {

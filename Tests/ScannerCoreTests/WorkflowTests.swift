@@ -2,8 +2,10 @@ import AWSClients
 import ClamAV
 import Foundation
 import Logging
-import ServiceSupport
+import Definitions
+import BusEvents
 import Synchronization
+import TestSupport
 import Testing
 @testable import ScannerCore
 

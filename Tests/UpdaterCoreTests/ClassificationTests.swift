@@ -201,7 +201,7 @@ struct RunnerTests {
 
     @Test func missingExecutableIsAnError() async throws {
         let folder = try UpdaterFixtures.folder("runner")
-        await #expect(throws: UpdaterError.self) {
+        await #expect(throws: UpdateFailure.self) {
             try await FreshclamRunner(executable: "no-such-freshclam-binary").run(configFile: "/dev/null", logFile: "\(folder)/log")
         }
     }

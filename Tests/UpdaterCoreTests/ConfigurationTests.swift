@@ -1,3 +1,5 @@
+import Definitions
+import Environment
 import Foundation
 import Testing
 @testable import UpdaterCore
@@ -23,8 +25,7 @@ struct ConfigurationTests {
 
     @Test func defaults() throws {
         let configuration = try UpdaterConfiguration(environment: minimal)
-        #expect(configuration.definitionsBucket == "defs")
-        #expect(configuration.definitionsPrefix == "clamav/")
+        #expect(configuration.definitions == DefinitionsLocation(bucket: "defs", prefix: "clamav/"))
         #expect(configuration.eventBusName == nil)
         #expect(configuration.officialDatabases)
         #expect(configuration.databaseMirrors.isEmpty)
@@ -35,16 +36,22 @@ struct ConfigurationTests {
         #expect(configuration.freshclamPath == "freshclam")
         #expect(configuration.freshclamMaxAttempts == 3)
         #expect(configuration.canaryFile == nil)
+        #expect(configuration.workDirectory == "/tmp/definition-updater")
+    }
+
+    @Test func workDirectoryFollowsTheVariableThenTMPDIR() throws {
+        #expect(try configuration(["UPDATER_WORK_DIRECTORY": "/var/updater"]).workDirectory == "/var/updater")
+        #expect(try configuration(["TMPDIR": "/scratch"]).workDirectory == "/scratch/definition-updater")
     }
 
     @Test func bucketIsRequired() {
         #expect(error([:])?.variable == "DEFINITIONS_BUCKET")
-        #expect(error(["DEFINITIONS_BUCKET": "  "])?.description == "DEFINITIONS_BUCKET is required but not set")
+        #expect(error(["DEFINITIONS_BUCKET": "  "])?.description == "DEFINITIONS_BUCKET: is required but not set")
     }
 
     @Test(arguments: [("clamav", "clamav/"), ("/a/b", "a/b/"), ("a/b/", "a/b/"), ("", "clamav/")])
     func prefixIsNormalised(raw: String, expected: String) throws {
-        #expect(try configuration(["DEFINITIONS_PREFIX": raw]).definitionsPrefix == expected)
+        #expect(try configuration(["DEFINITIONS_PREFIX": raw]).definitions.prefix == expected)
     }
 
     @Test func optionalValues() throws {
@@ -77,18 +84,18 @@ struct ConfigurationTests {
     }
 
     @Test(arguments: [
-        (["CLAMAV_OFFICIAL_DATABASES": "maybe"], "CLAMAV_OFFICIAL_DATABASES=\"maybe\" is not a boolean (true or false)"),
-        (["MIN_UPDATE_INTERVAL": "1h"], "MIN_UPDATE_INTERVAL=\"1h\" is not a whole number"),
-        (["MIN_UPDATE_INTERVAL": "-5"], "MIN_UPDATE_INTERVAL=\"-5\" must be at least 0"),
-        (["FRESHCLAM_TIMEOUT": "0"], "FRESHCLAM_TIMEOUT=\"0\" must be at least 1"),
-        (["FRESHCLAM_TIMEOUT": "soon"], "FRESHCLAM_TIMEOUT=\"soon\" is not a whole number"),
-        (["FRESHCLAM_MAX_ATTEMPTS": "0"], "FRESHCLAM_MAX_ATTEMPTS=\"0\" must be at least 1"),
-        (["CLAMAV_CUSTOM_URLS": "ftp://h/x.ndb"], "CLAMAV_CUSTOM_URLS=\"ftp://h/x.ndb\" is not an http or https URL"),
-        (["CLAMAV_CUSTOM_URLS": "not a url"], "CLAMAV_CUSTOM_URLS=\"not a url\" is not an http or https URL"),
+        (["CLAMAV_OFFICIAL_DATABASES": "maybe"], "CLAMAV_OFFICIAL_DATABASES: must be true or false, got \"maybe\""),
+        (["MIN_UPDATE_INTERVAL": "1h"], "MIN_UPDATE_INTERVAL: must be a whole number, got \"1h\""),
+        (["MIN_UPDATE_INTERVAL": "-5"], "MIN_UPDATE_INTERVAL: must be between 0 and 31536000, got -5"),
+        (["FRESHCLAM_TIMEOUT": "0"], "FRESHCLAM_TIMEOUT: must be between 1 and 86400, got 0"),
+        (["FRESHCLAM_TIMEOUT": "soon"], "FRESHCLAM_TIMEOUT: must be a whole number, got \"soon\""),
+        (["FRESHCLAM_MAX_ATTEMPTS": "0"], "FRESHCLAM_MAX_ATTEMPTS: must be between 1 and 100, got 0"),
+        (["CLAMAV_CUSTOM_URLS": "ftp://h/x.ndb"], "CLAMAV_CUSTOM_URLS: \"ftp://h/x.ndb\" is not an http or https URL"),
+        (["CLAMAV_CUSTOM_URLS": "not a url"], "CLAMAV_CUSTOM_URLS: \"not a url\" is not an http or https URL"),
         (["CLAMAV_CUSTOM_URLS": "https://h/readme.txt"],
-         "CLAMAV_CUSTOM_URLS=\"https://h/readme.txt\" does not end in a ClamAV database file name (such as NAME.ndb, NAME.hdb, NAME.ldb, NAME.yar)"),
-        (["CLAMAV_DATABASE_MIRRORS": "file:///srv/db"], "CLAMAV_DATABASE_MIRRORS=\"file:///srv/db\" is not an http or https URL"),
-        (["CLAMAV_PRIVATE_MIRRORS": "mirror one"], "CLAMAV_PRIVATE_MIRRORS=\"mirror one\" is neither a host name nor an http or https URL"),
+         "CLAMAV_CUSTOM_URLS: \"https://h/readme.txt\" does not end in a ClamAV database file name (such as NAME.ndb, NAME.hdb, NAME.ldb, NAME.yar)"),
+        (["CLAMAV_DATABASE_MIRRORS": "file:///srv/db"], "CLAMAV_DATABASE_MIRRORS: \"file:///srv/db\" is not an http or https URL"),
+        (["CLAMAV_PRIVATE_MIRRORS": "mirror one"], "CLAMAV_PRIVATE_MIRRORS: \"mirror one\" is neither a host name nor an http or https URL"),
     ] as [([String: String], String)])
     func malformedValuesNameTheVariableAndValue(environment: [String: String], message: String) {
         #expect(error(minimal.merging(environment) { $1 })?.description == message)
@@ -108,7 +115,7 @@ struct FreshclamConfigurationTests {
     @Test func officialDatabasesWithDefaultMirror() {
         let text = FreshclamConfiguration(
             databaseDirectory: "/tmp/work/staging",
-            updater: UpdaterConfiguration(definitionsBucket: "b"),
+            updater: UpdaterConfiguration(definitions: DefinitionsLocation(bucket: "b")),
             databaseOwner: "root"
         ).render()
         let lines = Set(text.split(separator: "\n").map(String.init))
@@ -126,7 +133,7 @@ struct FreshclamConfigurationTests {
 
     @Test func customOnlyStillNamesAMirrorAndExcludesOfficialDatabases() {
         let updater = UpdaterConfiguration(
-            definitionsBucket: "b",
+            definitions: DefinitionsLocation(bucket: "b"),
             officialDatabases: false,
             databaseMirrors: ["mirror.example"],
             privateMirrors: ["https://private.example"],

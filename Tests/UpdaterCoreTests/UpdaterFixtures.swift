@@ -1,4 +1,5 @@
 import ClamAV
+import Definitions
 import Foundation
 @testable import UpdaterCore
 
@@ -56,7 +57,7 @@ enum UpdaterFixtures {
     /// otherwise waits 5 s between attempts).
     static func updater(customURLs: [String], canaryFile: String? = nil, timeout: TimeInterval = 120) -> DefinitionUpdater {
         let configuration = UpdaterConfiguration(
-            definitionsBucket: "definitions",
+            definitions: DefinitionsLocation(bucket: "definitions"),
             officialDatabases: false,
             customURLs: customURLs.map { URL(string: $0)! },
             minUpdateInterval: 0,

@@ -1,4 +1,5 @@
 import AWSSigV4
+import Environment
 import Foundation
 
 /// The AWS settings of a process, read once from its environment following the AWS SDK
@@ -42,30 +43,28 @@ public struct AWSSettings: Sendable, Equatable {
 
     /// Reads the settings from an environment dictionary (pass `ProcessInfo.processInfo.environment`).
     ///
-    /// - Throws: ``AWSSettingsError`` naming the variable that is missing or malformed.
-    public init(environment: [String: String]) throws(AWSSettingsError) {
-        func value(_ name: String) -> String? {
-            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-            return value
-        }
+    /// - Throws: `ConfigurationError` naming the variable that is missing or malformed.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        let reader = EnvironmentReader(environment)
+        func value(_ name: String) -> String? { reader.optional(name) }
         guard let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") else {
-            throw AWSSettingsError(variable: "AWS_REGION", reason: "is not set (nor AWS_DEFAULT_REGION)")
+            throw ConfigurationError("AWS_REGION", "is not set (nor AWS_DEFAULT_REGION)")
         }
         guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-            throw AWSSettingsError(variable: environment["AWS_REGION"] != nil ? "AWS_REGION" : "AWS_DEFAULT_REGION",
-                                   reason: "is not a region name: \(region)")
+            throw ConfigurationError(environment["AWS_REGION"] != nil ? "AWS_REGION" : "AWS_DEFAULT_REGION",
+                                   "is not a region name: \(region)")
         }
 
         let credentialsSource: CredentialsSource
         let accessKey = value("AWS_ACCESS_KEY_ID")
         let secretKey = value("AWS_SECRET_ACCESS_KEY")
         if accessKey != nil || secretKey != nil {
-            guard let accessKey else { throw AWSSettingsError(variable: "AWS_ACCESS_KEY_ID", reason: "is not set but AWS_SECRET_ACCESS_KEY is") }
-            guard let secretKey else { throw AWSSettingsError(variable: "AWS_SECRET_ACCESS_KEY", reason: "is not set but AWS_ACCESS_KEY_ID is") }
+            guard let accessKey else { throw ConfigurationError("AWS_ACCESS_KEY_ID", "is not set but AWS_SECRET_ACCESS_KEY is") }
+            guard let secretKey else { throw ConfigurationError("AWS_SECRET_ACCESS_KEY", "is not set but AWS_ACCESS_KEY_ID is") }
             credentialsSource = .environment(AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey, sessionToken: value("AWS_SESSION_TOKEN")))
         } else if let relative = value("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
             guard relative.hasPrefix("/") else {
-                throw AWSSettingsError(variable: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", reason: "must start with '/': \(relative)")
+                throw ConfigurationError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "must start with '/': \(relative)")
             }
             credentialsSource = .container(url: "http://169.254.170.2" + relative,
                                            authorizationToken: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
@@ -75,47 +74,30 @@ public struct AWSSettings: Sendable, Equatable {
             // The SDKs send the token only to loopback or the ECS/EKS link-local addresses over plain HTTP.
             let allowedHosts = ["127.0.0.1", "localhost", "[::1]", "::1", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]", "fd00:ec2::23"]
             guard endpoint.scheme == "https" || allowedHosts.contains(endpoint.host) || endpoint.host.hasPrefix("127.") else {
-                throw AWSSettingsError(variable: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                       reason: "plain HTTP is allowed only to a loopback or the ECS/EKS container address: \(full)")
+                throw ConfigurationError("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                       "plain HTTP is allowed only to a loopback or the ECS/EKS container address: \(full)")
             }
             credentialsSource = .container(url: full,
                                            authorizationToken: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
                                            authorizationTokenFile: value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
         } else {
-            throw AWSSettingsError(variable: "AWS_ACCESS_KEY_ID",
-                                   reason: "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI is set")
+            throw ConfigurationError("AWS_ACCESS_KEY_ID",
+                                   "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI is set")
         }
 
-        func endpoint(_ specific: String) throws(AWSSettingsError) -> AWSEndpoint? {
+        func endpoint(_ specific: String) throws(ConfigurationError) -> AWSEndpoint? {
             if let url = value(specific) { return try AWSEndpoint(parsing: url, variable: specific) }
             if let url = value("AWS_ENDPOINT_URL") { return try AWSEndpoint(parsing: url, variable: "AWS_ENDPOINT_URL") }
             return nil
         }
         let s3Endpoint = try endpoint("AWS_ENDPOINT_URL_S3")
-        var pathStyle: Bool? = nil
-        if let flag = value("AWS_S3_USE_PATH_STYLE") {
-            switch flag.lowercased() {
-            case "true", "1", "yes": pathStyle = true
-            case "false", "0", "no": pathStyle = false
-            default: throw AWSSettingsError(variable: "AWS_S3_USE_PATH_STYLE", reason: "must be true or false: \(flag)")
-            }
-        }
+        let pathStyle: Bool? = value("AWS_S3_USE_PATH_STYLE") == nil ? nil : try reader.bool("AWS_S3_USE_PATH_STYLE", default: false)
         self.init(region: region, credentialsSource: credentialsSource,
                   s3Endpoint: s3Endpoint,
                   eventBridgeEndpoint: try endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE"),
                   sqsEndpoint: try endpoint("AWS_ENDPOINT_URL_SQS"),
                   s3UsePathStyle: pathStyle)
     }
-}
-
-/// A missing or malformed AWS setting; the message names the environment variable.
-public struct AWSSettingsError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The environment variable at fault.
-    public var variable: String
-    /// What is wrong with it.
-    public var reason: String
-    /// `VARIABLE reason`.
-    public var description: String { "\(variable) \(reason)" }
 }
 
 /// A service endpoint: scheme, host and optional port (no path).
@@ -135,13 +117,13 @@ public struct AWSEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses `scheme://host[:port][/]`.
-    public init(parsing string: String, variable: String) throws(AWSSettingsError) {
+    public init(parsing string: String, variable: String) throws(ConfigurationError) {
         guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
-            throw AWSSettingsError(variable: variable, reason: "is not an http(s) URL: \(string)")
+            throw ConfigurationError(variable, "is not an http(s) URL: \(string)")
         }
         guard components.path.isEmpty || components.path == "/" || variable.hasPrefix("AWS_CONTAINER") else {
-            throw AWSSettingsError(variable: variable, reason: "must not have a path: \(string)")
+            throw ConfigurationError(variable, "must not have a path: \(string)")
         }
         self.init(scheme: scheme, host: host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host, port: components.port)
     }

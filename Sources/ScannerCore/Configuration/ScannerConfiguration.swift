@@ -1,5 +1,7 @@
+import BusEvents
 import ClamAV
-import ServiceSupport
+import Definitions
+import Environment
 
 /// What to do with an infected object (`INFECTED_ACTION`).
 public enum InfectedAction: Sendable, Equatable {
@@ -33,10 +35,8 @@ public struct TagKeys: Sendable, Equatable {
 
 /// The scanner's settings, read once at start-up from the environment (DESIGN.md, "Configuration").
 public struct ScannerConfiguration: Sendable, Equatable {
-    /// The private bucket holding the database and `manifest.json`.
-    public var definitionsBucket: String
-    /// The key prefix of the database in that bucket, ending in `/` (or empty).
-    public var definitionsPrefix: String
+    /// Where the database is published.
+    public var definitions: DefinitionsLocation
     /// The custom event bus; `nil` publishes no events.
     public var eventBusName: String?
     /// What happens to infected objects.
@@ -67,9 +67,8 @@ public struct ScannerConfiguration: Sendable, Equatable {
     /// Reads the configuration; a missing or malformed value throws an error naming it.
     public init(environment: [String: String]) throws {
         let reader = EnvironmentReader(environment)
-        definitionsBucket = try reader.required("DEFINITIONS_BUCKET")
-        definitionsPrefix = reader.prefix("DEFINITIONS_PREFIX", default: "clamav/")
-        eventBusName = reader.optional("EVENT_BUS_NAME")
+        definitions = try DefinitionsLocation(reader)
+        eventBusName = EventBusPublisher.busName(reader)
         switch try reader.choice("INFECTED_ACTION", default: "delete", allowed: ["delete", "quarantine", "tag"]) {
         case "quarantine":
             guard let bucket = reader.optional("QUARANTINE_BUCKET") else {
@@ -112,7 +111,7 @@ public struct ScannerConfiguration: Sendable, Equatable {
             throw ConfigurationError("TAG_KEY_STATUS", "the scanner's tag keys must differ")
         }
         tagKeys = keys
-        workDirectory = reader.optional("SCANNER_WORK_DIRECTORY") ?? reader.optional("TMPDIR") ?? "/tmp"
+        workDirectory = reader.optional("SCANNER_WORK_DIRECTORY") ?? reader.temporaryDirectory
     }
 
     /// libclamav caps some limits without an error (the max file size at `INT_MAX - 2` in
@@ -140,7 +139,7 @@ public struct ScannerConfiguration: Sendable, Equatable {
 
 extension ScannerConfiguration: Encodable {
     private enum CodingKeys: String, CodingKey {
-        case definitionsBucket, definitionsPrefix, eventBusName, infectedAction, quarantineBucket, maxObjectSize
+        case definitions, eventBusName, infectedAction, quarantineBucket, maxObjectSize
         case maxScanSize, maxFiles, maxRecursion, maxScanTimeMilliseconds, publishCleanResults
         case definitionsCheckInterval, maxDefinitionsAgeHours, tagKeys, workDirectory, scanConcurrency, serviceName
     }
@@ -148,8 +147,7 @@ extension ScannerConfiguration: Encodable {
     /// The configuration as `scanner check-config` prints it.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(definitionsBucket, forKey: .definitionsBucket)
-        try container.encode(definitionsPrefix, forKey: .definitionsPrefix)
+        try container.encode(definitions, forKey: .definitions)
         try container.encodeIfPresent(eventBusName, forKey: .eventBusName)
         switch infectedAction {
         case .delete: try container.encode("delete", forKey: .infectedAction)

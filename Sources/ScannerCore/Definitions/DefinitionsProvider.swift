@@ -2,7 +2,8 @@ import AWSClients
 import ClamAV
 import Foundation
 import Logging
-import ServiceSupport
+import Definitions
+import BusEvents
 
 /// A loaded database: the compiled engine and the manifest it came from.
 public struct LoadedDefinitions: Sendable {
@@ -83,7 +84,7 @@ public actor DefinitionsProvider {
     }
 
     /// The key of an object under the definitions prefix.
-    private func key(_ name: String) -> String { configuration.definitionsPrefix + name }
+    private func key(_ name: String) -> String { configuration.definitions.prefix + name }
 
     /// After a failed check, the next one comes this soon (or at the check interval, if
     /// shorter): a manifest read while the updater was publishing, or a passing fault, must
@@ -95,7 +96,7 @@ public actor DefinitionsProvider {
         let manifestKey = key("manifest.json")
         do {
             let result = try await store.getObject(
-                bucket: configuration.definitionsBucket, key: manifestKey, versionID: nil,
+                bucket: configuration.definitions.bucket, key: manifestKey, versionID: nil,
                 ifNoneMatch: loaded == nil ? nil : manifestETag, maxSize: 4 << 20
             )
             if case .modified(let data, let metadata) = result {
@@ -107,7 +108,7 @@ public actor DefinitionsProvider {
                 lastFailure = nil
             }
         } catch {
-            let problem = (error as? AWSError).map { $0.isNotFound ? "s3://\(configuration.definitionsBucket)/\(manifestKey) does not exist" : "\($0)" } ?? "\(error)"
+            let problem = (error as? AWSError).map { $0.isNotFound ? "s3://\(configuration.definitions.bucket)/\(manifestKey) does not exist" : "\($0)" } ?? "\(error)"
             nextCheck = now().addingTimeInterval(min(Self.retryAfterFailure, Double(configuration.definitionsCheckInterval)))
             logger.error("cannot load the definitions", metadata: [
                 "problem": "\(problem)", "keeping": "\(loaded?.manifest.version ?? "nothing: every scan ends in ERROR")",
@@ -158,7 +159,7 @@ public actor DefinitionsProvider {
         // The exact version the manifest names, when it names one: the updater may be
         // uploading the next database over the same keys right now.
         _ = try await store.getObject(
-            bucket: configuration.definitionsBucket, key: key(file.name), versionID: file.versionID, ifMatch: nil, to: destination
+            bucket: configuration.definitions.bucket, key: key(file.name), versionID: file.versionID, ifMatch: nil, to: destination
         )
         let size = (try FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value
         let hash = try DefinitionsManifest.sha256(ofFileAt: destination)

@@ -2,9 +2,8 @@ import AWSClients
 import AsyncHTTPClient
 import ClamAV
 import Foundation
-import LambdaRuntime
 import Logging
-import ServiceSupport
+import BusEvents
 
 /// The scanner's parts wired together from the environment: one HTTP client, the AWS
 /// clients, the definitions provider, the workflow and the event processor.

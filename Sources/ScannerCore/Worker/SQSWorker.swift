@@ -1,36 +1,11 @@
 import AWSClients
 import Foundation
 import Logging
+import ServiceLifecycle
 
-/// Ends the worker's polling when the process is asked to stop, without cancelling the scans
-/// in flight (they finish, then the worker returns).
-public actor ShutdownSignal {
-    /// Whether a shutdown was requested.
-    public private(set) var isTriggered = false
-    private var cancellations: [UUID: @Sendable () -> Void] = [:]
-
-    /// Creates a signal that has not fired.
-    public init() {}
-
-    /// Requests the shutdown: the current poll is cancelled and no new one starts.
-    public func trigger() {
-        isTriggered = true
-        cancellations.values.forEach { $0() }
-        cancellations = [:]
-    }
-
-    fileprivate func register(_ id: UUID, _ cancel: @escaping @Sendable () -> Void) -> Bool {
-        guard !isTriggered else { return false }
-        cancellations[id] = cancel
-        return true
-    }
-
-    fileprivate func unregister(_ id: UUID) {
-        cancellations[id] = nil
-    }
-}
-
-/// A long-lived worker that polls an SQS queue of S3 notifications (ECS, Fargate, a laptop).
+/// A long-lived worker that polls an SQS queue of S3 notifications (ECS, Fargate, a laptop),
+/// as a service (swift-service-lifecycle): on graceful shutdown (SIGTERM through the
+/// `ServiceGroup`) it stops polling and returns once the messages in flight are done.
 ///
 /// A message is deleted only when every record in it ended in a final verdict or a skip; a
 /// message with a failure stays on the queue and comes back after its visibility timeout, and
@@ -38,7 +13,7 @@ public actor ShutdownSignal {
 /// redrive policy's `maxReceiveCount`) or, for a queue without one, the worker's
 /// ``DeadLettering``. While a message is being scanned its visibility is extended, so a long
 /// scan is not handed to another worker.
-public struct SQSWorker: Sendable {
+public struct SQSWorker: Service {
     /// Where the worker itself moves a message that keeps failing, for a queue without a
     /// redrive policy.
     public struct DeadLettering: Sendable {
@@ -79,22 +54,26 @@ public struct SQSWorker: Sendable {
         try await sqs.queueAttributes(queueURL: queueURL, names: ["RedrivePolicy"])["RedrivePolicy"] != nil
     }
 
-    /// Polls until `shutdown` fires, then waits for the messages in flight.
-    public func run(until shutdown: ShutdownSignal) async {
+    /// Polls until graceful shutdown or cancellation, then waits for the messages in flight
+    /// (graceful shutdown cancels only the open long poll, never a scan).
+    public func run() async throws {
         logger.notice("worker started", metadata: ["queueURL": "\(queueURL)", "concurrency": "\(concurrency)"])
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             var failures = 0
-            while await !shutdown.isTriggered {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 while inFlight >= concurrency, await group.next() != nil {
                     inFlight -= 1
                 }
                 let messages: [SQSMessage]
+                let room = min(10, concurrency - inFlight)
                 do {
-                    messages = try await poll(maxMessages: min(10, concurrency - inFlight), shutdown: shutdown)
+                    messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, visibilityTimeout] in
+                        try await sqs.receiveMessages(queueURL: queueURL, maxMessages: room, waitTimeSeconds: 20, visibilityTimeout: visibilityTimeout)
+                    }
                     failures = 0
                 } catch {
-                    if await shutdown.isTriggered { break }
+                    if Task.isShuttingDownGracefully || Task.isCancelled { break }
                     failures += 1
                     logger.error("cannot receive messages", metadata: ["error": "\(error)"])
                     // Back off, up to 20 s, so that a broken queue does not spin.
@@ -109,19 +88,6 @@ public struct SQSWorker: Sendable {
             logger.notice("worker stopping: finishing the messages in flight", metadata: ["inFlight": "\(inFlight)"])
         }
         logger.notice("worker stopped")
-    }
-
-    private func poll(maxMessages: Int, shutdown: ShutdownSignal) async throws -> [SQSMessage] {
-        let task = Task { [sqs, queueURL, visibilityTimeout] in
-            try await sqs.receiveMessages(queueURL: queueURL, maxMessages: maxMessages, waitTimeSeconds: 20, visibilityTimeout: visibilityTimeout)
-        }
-        let id = UUID()
-        guard await shutdown.register(id, { task.cancel() }) else {
-            task.cancel()
-            return []
-        }
-        defer { Task { await shutdown.unregister(id) } }
-        return try await task.value
     }
 
     /// Scans one message's records, extending its visibility meanwhile; deletes it when done.

@@ -1,7 +1,7 @@
 import ClamAV
 import Foundation
 import Logging
-import ServiceSupport
+import BusEvents
 
 /// The outcome of one unit of work (an SQS message, or one record of a direct event).
 public struct UnitReport: Sendable, Encodable {

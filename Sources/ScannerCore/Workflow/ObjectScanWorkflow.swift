@@ -2,7 +2,8 @@ import AWSClients
 import ClamAV
 import Foundation
 import Logging
-import ServiceSupport
+import Definitions
+import BusEvents
 
 /// How one object ended.
 public struct ObjectOutcome: Sendable, Equatable {
@@ -128,7 +129,7 @@ public struct ObjectScanWorkflow: Sendable {
         let head: S3ObjectMetadata
         do {
             head = try await store.headObject(bucket: requested.bucket, key: requested.key, versionID: requested.versionID, ifMatch: nil)
-        } catch let error as AWSError where error.isGone {
+        } catch let error as AWSError where error.isNotFound {
             return (.skip(requested, "the object no longer exists"), manifest)
         } catch let error as AWSError where error.isAccessDenied {
             // Without s3:ListBucket, S3 answers 403 for a missing key as for a denied one:
@@ -190,14 +191,14 @@ public struct ObjectScanWorkflow: Sendable {
             if head.versionID == nil {
                 do {
                     _ = try await store.headObject(bucket: object.bucket, key: object.key, versionID: nil, ifMatch: head.eTag)
-                } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
+                } catch let error as AWSError where error.isNotFound || error.isPreconditionFailed {
                     return (.skip(object, "the object was replaced or deleted during the scan"), manifest)
                 }
             }
         }
         do {
             return (try await act(on: object, result: result, existingTags: existingTags, manifest: manifest), manifest)
-        } catch let error as AWSError where error.isGone {
+        } catch let error as AWSError where error.isNotFound {
             return (.skip(object, "the object was deleted before its verdict could be applied"), manifest)
         } catch let error as AWSError where error.isPreconditionFailed {
             return (.skip(object, "the object was replaced before its verdict could be applied; the new content has its own event"), manifest)
@@ -234,7 +235,7 @@ public struct ObjectScanWorkflow: Sendable {
         do {
             _ = try await store.getObject(bucket: object.bucket, key: object.key, headed: head, to: path)
             return .ready
-        } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
+        } catch let error as AWSError where error.isNotFound || error.isPreconditionFailed {
             return .gone("the object was replaced or deleted before it was downloaded")
         } catch {
             throw ScanFailure(object: object, reason: "download failed: \(error)", manifest: nil)
@@ -280,7 +281,7 @@ public struct ObjectScanWorkflow: Sendable {
             // Tagging has no condition: confirm the tags went onto the scanned content.
             do {
                 _ = try await store.headObject(bucket: object.bucket, key: object.key, versionID: nil, ifMatch: eTag)
-            } catch let error as AWSError where error.isGone || error.isPreconditionFailed {
+            } catch let error as AWSError where error.isNotFound || error.isPreconditionFailed {
                 try await withdraw(tags, from: object)
                 throw Replaced()
             }
@@ -300,7 +301,7 @@ public struct ObjectScanWorkflow: Sendable {
         let current: [S3Tag]
         do {
             current = try await store.getObjectTagging(bucket: object.bucket, key: object.key, versionID: nil)
-        } catch let error as AWSError where error.isGone {
+        } catch let error as AWSError where error.isNotFound {
             return
         }
         guard current.first(where: { $0.key == configuration.tagKeys.proof })?.value == proof else { return }

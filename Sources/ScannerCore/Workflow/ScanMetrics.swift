@@ -1,5 +1,5 @@
 import ClamAV
-import LambdaRuntime
+import Observability
 
 /// The scanner's CloudWatch metrics, as Embedded Metric Format lines in the namespace
 /// `S3ClamAVScanner` (objects scanned, bytes, latency and errors, per service and per service

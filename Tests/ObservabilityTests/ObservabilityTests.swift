@@ -1,6 +1,7 @@
 import Foundation
-import LambdaRuntime
+import Observability
 import Logging
+import TestSupport
 import Testing
 
 /// 2026-11-22T04:10:00.123Z

@@ -1,8 +1,10 @@
 import Foundation
-import LambdaRuntime
-import LambdaRuntimeTesting
+import Lambda
+import Observability
+import LambdaTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 
 /// A handler failure with a recognisable type name and message.
@@ -53,7 +55,7 @@ struct RunLoopTests {
 
         try await server.waitForIdleRuntime()
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
         #expect(server.violations.isEmpty, "\(server.violations)")
         try await server.shutdown()
     }
@@ -74,7 +76,7 @@ struct RunLoopTests {
         }
         #expect(await seen.values == payloads)
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
         #expect(server.violations.isEmpty, "\(server.violations)")
         try await server.shutdown()
     }
@@ -98,7 +100,7 @@ struct RunLoopTests {
         #expect(context.remainingTime(now: Date(timeIntervalSince1970: 1_900_000_000)) == .milliseconds(123))
 
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
         #expect(server.violations.isEmpty, "\(server.violations)")
         try await server.shutdown()
     }
@@ -124,7 +126,7 @@ struct RunLoopTests {
         #expect(try await server.result(for: succeeding).responseText == "ok")
 
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
         #expect(server.violations.isEmpty, "\(server.violations)")
         try await server.shutdown()
     }
@@ -133,7 +135,7 @@ struct RunLoopTests {
         let server = try await RuntimeAPIServer.start()
         let runtime = startRuntime(server) { _ in throw StartupBroken() }
 
-        #expect(await runtime.value == LambdaRuntime.exitFailure)
+        #expect(await runtime.value == Ended.withFailure)
         let initError = try await server.initError()
         #expect(initError.type == "StartupBroken")
         #expect(initError.errorDocument?.errorType == "StartupBroken")
@@ -148,7 +150,7 @@ struct RunLoopTests {
         let runtime = startRuntime(server) { _ in { _, _ in ByteBuffer() } }
         try await server.waitForIdleRuntime()
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
         try await server.waitForDisconnectedRuntime()
 
         // The abandoned long-poll does not swallow an invocation: a new runtime gets it.
@@ -156,7 +158,7 @@ struct RunLoopTests {
         let second = startRuntime(server) { _ in { _, _ in ByteBuffer(string: "second") } }
         #expect(try await server.result(for: requestID).responseText == "second")
         second.cancel()
-        #expect(await second.value == LambdaRuntime.exitSuccess)
+        #expect(await second.value == Ended.cleanly)
         #expect(server.violations.isEmpty, "\(server.violations)")
         try await server.shutdown()
     }
@@ -168,10 +170,8 @@ struct RunLoopTests {
 
         let collector = LineCollector()
         let logger = Logger(label: "runtime") { label in JSONLogHandler(label: label, sink: collector.sink) }
-        let status = await LambdaRuntime.run(
-            environment: [RuntimeAPI.endpointVariable: endpoint], logger: logger
-        ) { _ in { _, _ in ByteBuffer() } }
-        #expect(status == LambdaRuntime.exitFailure)
+        let status = await runToEnd(environment: [RuntimeAPI.endpointVariable: endpoint], logger: logger) { _ in { _, _ in ByteBuffer() } }
+        #expect(status == Ended.withFailure)
         let fatal = try collector.objects().filter { $0["level"] as? String == "FATAL" }
         #expect(fatal.count == 1)
         #expect((fatal.first?["message"] as? String)?.contains("Runtime API failed") == true)
@@ -179,8 +179,8 @@ struct RunLoopTests {
     }
 
     @Test func missingEndpointVariableFailsWithoutContactingAnything() async throws {
-        let status = await LambdaRuntime.run(environment: [:], logger: quietLogger) { _ in { _, _ in ByteBuffer() } }
-        #expect(status == LambdaRuntime.exitFailure)
+        let status = await runToEnd(environment: [:]) { _ in { _, _ in ByteBuffer() } }
+        #expect(status == Ended.withFailure)
         #expect(throws: LambdaRuntimeError.self) { try LambdaRuntimeClient.endpoint(from: ["AWS_LAMBDA_RUNTIME_API": "http://x/"]) }
         #expect(try LambdaRuntimeClient.endpoint(from: ["AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"]) == "127.0.0.1:9001")
     }
@@ -189,7 +189,7 @@ struct RunLoopTests {
         let server = try await RuntimeAPIServer.start()
         let runtime = startRuntime(server) { _ in { _, _ in ByteBuffer() } }
         server.enqueue(.init(payload: [], extraHeaders: [("Lambda-Runtime-Deadline-Ms", "soon")]))
-        #expect(await runtime.value == LambdaRuntime.exitFailure)
+        #expect(await runtime.value == Ended.withFailure)
         try await server.shutdown()
     }
 
@@ -206,7 +206,7 @@ struct RunLoopTests {
         let requestID = server.enqueue(json: "{}")
         _ = try await server.result(for: requestID)
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
 
         let scanned = try collector.objects().filter { $0["message"] as? String == "scanned" }
         try #require(scanned.count == 1)
@@ -233,7 +233,7 @@ struct RunLoopTests {
         #expect(try await server.result(for: big).errorType == "Function.ResponseSizeTooLarge")
         #expect(try await server.result(for: small).responseText == "small")
         runtime.cancel()
-        #expect(await runtime.value == LambdaRuntime.exitSuccess)
+        #expect(await runtime.value == Ended.cleanly)
         #expect(server.violations.map(\.status) == [413])
         try await server.shutdown()
     }

@@ -1,41 +1,18 @@
 import AsyncHTTPClient
 import Foundation
-import LambdaRuntime
-import LambdaRuntimeTesting
+import Lambda
+import Observability
+import LambdaTesting
 import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
-
-/// Collects the lines a `LineSink` is given.
-final class LineCollector: Sendable {
-    private let storage = Mutex<[String]>([])
-
-    var sink: LineSink {
-        LineSink { line in self.storage.withLock { $0.append(line) } }
-    }
-
-    var lines: [String] { storage.withLock { $0 } }
-
-    /// Each line parsed as a JSON object.
-    func objects() throws -> [[String: Any]] {
-        try lines.map { line in
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
-            guard let dictionary = object as? [String: Any] else { throw TestFailure("not a JSON object: \(line)") }
-            return dictionary
-        }
-    }
-}
+import TestSupport
 
 /// Records what handlers saw.
 actor Recorder<Value: Sendable> {
     private(set) var values: [Value] = []
     func append(_ value: Value) { values.append(value) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A logger that writes nothing, for tests that do not look at logs.
@@ -46,10 +23,29 @@ func startRuntime(
     _ server: RuntimeAPIServer,
     logger: Logger = quietLogger,
     initialize: @escaping @Sendable (Logger) async throws -> LambdaHandler
-) -> Task<Int32, Never> {
+) -> Task<Ended, Never> {
     let environment = [RuntimeAPI.endpointVariable: server.endpoint]
-    return Task {
-        await LambdaRuntime.run(environment: environment, logger: logger, initialize: initialize)
+    return Task { await runToEnd(environment: environment, logger: logger, initialize: initialize) }
+}
+
+/// How a runtime's `run()` ended.
+enum Ended: Equatable {
+    /// It returned (graceful shutdown or cancellation).
+    case cleanly
+    /// It threw: start-up or the Runtime API failed (the process would exit non-zero).
+    case withFailure
+}
+
+/// Builds a runtime from `environment` and runs it to its end.
+func runToEnd(
+    environment: [String: String], logger: Logger = quietLogger,
+    initialize: @escaping @Sendable (Logger) async throws -> LambdaHandler
+) async -> Ended {
+    do {
+        try await LambdaRuntime(environment: environment, logger: logger, initialize: initialize).run()
+        return .cleanly
+    } catch {
+        return .withFailure
     }
 }
 

@@ -1,4 +1,5 @@
 import AWSClients
+import Environment
 import Foundation
 import Logging
 
@@ -28,6 +29,11 @@ public struct EventBusPublisher: Sendable {
         if busName == nil {
             logger.notice("EVENT_BUS_NAME is not set: no events are published")
         }
+    }
+
+    /// The custom bus (`EVENT_BUS_NAME`); `nil` when unset: no events are published.
+    public static func busName(_ reader: EnvironmentReader) -> String? {
+        reader.optional("EVENT_BUS_NAME")
     }
 
     /// Publishes one event whose detail is `detail` encoded as JSON.

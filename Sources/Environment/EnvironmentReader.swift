@@ -1,10 +1,11 @@
 import Foundation
 
-/// A missing or malformed configuration value; the message names the variable.
+/// A missing or malformed configuration value: the one error type of every configuration
+/// read from the environment. The message names the variable.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The environment variable at fault.
     public let variable: String
-    /// What is wrong with it.
+    /// What is wrong with it (with the value, when there is one).
     public let problem: String
 
     /// Creates an error for `variable`.
@@ -13,10 +14,13 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Sen
         self.problem = problem
     }
 
+    /// `VARIABLE: problem`.
     public var description: String { "\(variable): \(problem)" }
 }
 
-/// Typed access to an environment dictionary, read once at start-up.
+/// Typed access to an environment dictionary, read once at start-up; an empty value counts
+/// as unset. Every configuration type reads through one of these, and every variable is read
+/// by exactly one configuration type.
 public struct EnvironmentReader: Sendable {
     /// The variables, usually `ProcessInfo.processInfo.environment`.
     public let values: [String: String]
@@ -28,18 +32,18 @@ public struct EnvironmentReader: Sendable {
 
     /// The value, or `nil` when unset or empty.
     public func optional(_ name: String) -> String? {
-        guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard let value = values[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
         return value
     }
 
     /// The value; throws when it is unset or empty.
-    public func required(_ name: String) throws -> String {
+    public func required(_ name: String) throws(ConfigurationError) -> String {
         guard let value = optional(name) else { throw ConfigurationError(name, "is required but not set") }
         return value
     }
 
     /// `true`/`false` (also `1`/`0`, `yes`/`no`), or the default when unset.
-    public func bool(_ name: String, default defaultValue: Bool) throws -> Bool {
+    public func bool(_ name: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
         guard let value = optional(name) else { return defaultValue }
         switch value.lowercased() {
         case "true", "1", "yes": return true
@@ -49,7 +53,7 @@ public struct EnvironmentReader: Sendable {
     }
 
     /// A whole number within `range`, or the default when unset.
-    public func integer<T: FixedWidthInteger & Sendable>(_ name: String, default defaultValue: T, in range: ClosedRange<T>) throws -> T {
+    public func integer<T: FixedWidthInteger & Sendable>(_ name: String, default defaultValue: T, in range: ClosedRange<T>) throws(ConfigurationError) -> T {
         guard let value = optional(name) else { return defaultValue }
         guard let number = T(value) else { throw ConfigurationError(name, "must be a whole number, got \"\(value)\"") }
         guard range.contains(number) else {
@@ -64,7 +68,7 @@ public struct EnvironmentReader: Sendable {
     }
 
     /// One of the allowed words (compared in lower case), or the default when unset.
-    public func choice(_ name: String, default defaultValue: String, allowed: [String]) throws -> String {
+    public func choice(_ name: String, default defaultValue: String, allowed: [String]) throws(ConfigurationError) -> String {
         guard let value = optional(name)?.lowercased() else { return defaultValue }
         guard allowed.contains(value) else {
             throw ConfigurationError(name, "must be one of \(allowed.joined(separator: ", ")), got \"\(value)\"")
@@ -72,10 +76,14 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
-    /// A key prefix in the definitions bucket: no leading slash, one trailing slash (or empty).
+    /// An S3 key prefix: no leading slash, one trailing slash (or empty).
     public func prefix(_ name: String, default defaultValue: String) -> String {
-        let value = optional(name) ?? defaultValue
-        let trimmed = value.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let trimmed = (optional(name) ?? defaultValue).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         return trimmed.isEmpty ? "" : trimmed + "/"
+    }
+
+    /// The folder for temporary files: `TMPDIR`, else `/tmp`.
+    public var temporaryDirectory: String {
+        optional("TMPDIR") ?? "/tmp"
     }
 }

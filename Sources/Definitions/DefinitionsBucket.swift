@@ -7,7 +7,7 @@ import Logging
 /// The database in the definitions bucket (DESIGN.md, "Definitions bucket layout"): database
 /// files under a prefix, the updater's state files, and `manifest.json`, written last.
 public struct DefinitionsBucket: Sendable {
-    let store: S3Client
+    let store: any ObjectStore
     /// The bucket name.
     public let bucket: String
     /// The key prefix, ending in `/` (or empty).
@@ -15,7 +15,7 @@ public struct DefinitionsBucket: Sendable {
     let logger: Logger
 
     /// Creates a view of the database under `prefix` in `bucket`.
-    public init(store: S3Client, bucket: String, prefix: String, logger: Logger) {
+    public init(store: any ObjectStore, bucket: String, prefix: String, logger: Logger) {
         self.store = store
         self.bucket = bucket
         self.prefix = prefix
@@ -79,13 +79,13 @@ public struct DefinitionsBucket: Sendable {
                 continue
             }
             let path = (database.directory as NSString).appendingPathComponent(file.name)
-            let written = try await store.putObject(bucket: bucket, key: prefix + file.name, fileAt: path)
+            let written = try await store.putObject(bucket: bucket, key: prefix + file.name, fileAt: path, contentType: nil, tags: [])
             stored.append(file.stored(as: written.versionID))
             uploaded.append(file.name)
         }
         for path in stateFiles where FileManager.default.fileExists(atPath: path) {
             let name = (path as NSString).lastPathComponent
-            _ = try await store.putObject(bucket: bucket, key: prefix + name, fileAt: path)
+            _ = try await store.putObject(bucket: bucket, key: prefix + name, fileAt: path, contentType: nil, tags: [])
             uploaded.append(name)
         }
         let version = Self.version(of: database, files: files)
@@ -98,7 +98,7 @@ public struct DefinitionsBucket: Sendable {
             version: version, publishedAt: now, databaseTime: database.newestBuildTime,
             signatureCount: database.signatureCount, files: stored, proofKey: DefinitionsManifest.makeProofKey()
         )
-        _ = try await store.putObject(bucket: bucket, key: prefix + "manifest.json", data: try manifest.encoded(), contentType: "application/json")
+        _ = try await store.putObject(bucket: bucket, key: prefix + "manifest.json", data: try manifest.encoded(), contentType: "application/json", tags: [])
         logger.notice("definitions published", metadata: ["definitions": "\(version)", "uploaded": "\(uploaded)"])
         return Publication(manifest: manifest, uploaded: uploaded, manifestWritten: true)
     }

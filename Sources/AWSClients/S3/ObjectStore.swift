@@ -1,8 +1,8 @@
-import AWSClients
 import Foundation
 
-/// The S3 calls the scanner makes: the seam where tests put faults between the steps of a
-/// scan (an object replaced or deleted meanwhile). `S3Client` is the production conformer.
+/// The S3 calls the scanner and the updater make: the seam where tests put an in-memory store
+/// with faults between the steps of a scan (an object replaced or deleted meanwhile) or a
+/// publication. `S3Client` is the production conformer.
 public protocol ObjectStore: Sendable {
     /// HeadObject of one version, optionally only if the entity tag still matches.
     func headObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3ObjectMetadata
@@ -20,6 +20,10 @@ public protocol ObjectStore: Sendable {
     /// Deletes one version (or the object, when `versionID` is `nil`), only if its entity tag
     /// is still `ifMatch` when one is given.
     func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult
+    /// PutObject of a file's bytes.
+    func putObject(bucket: String, key: String, fileAt path: String, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult
+    /// PutObject of bytes in memory.
+    func putObject(bucket: String, key: String, data: Data, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult
     /// Copies one version (only if its entity tag is still `sourceIfMatch` when one is given),
     /// replacing its tags when `tags` is given.
     func copyObject(
@@ -29,8 +33,3 @@ public protocol ObjectStore: Sendable {
 }
 
 extension S3Client: ObjectStore {}
-
-extension AWSError {
-    /// Whether the object (or version) does not exist (any more).
-    var isGone: Bool { isNotFound }
-}

@@ -1,23 +1,23 @@
 import AWSClients
 import Crypto
 import Foundation
-import ScannerCore
 import Synchronization
 
 /// An S3 stand-in in memory, for the workflow's branches: versioned and unversioned buckets,
 /// entity tags that are the content's MD5, conditional requests as S3 answers them, and hooks
 /// that act between the workflow's steps (an upload that replaces the object, a 403).
-final class InMemoryObjectStore: ObjectStore {
-    struct Version: Sendable {
-        var id: String?
-        var data: Data
-        var eTag: String
-        var tags: [S3Tag]
+public final class InMemoryObjectStore: ObjectStore {
+    /// One stored version.
+    public struct Version: Sendable {
+        public var id: String?
+        public var data: Data
+        public var eTag: String
+        public var tags: [S3Tag]
     }
 
     /// A request the workflow sends, for hooks.
-    enum Call: Sendable, Equatable {
-        case head, get, getTags, putTags, delete, copy
+    public enum Call: Sendable, Equatable {
+        case head, get, getTags, putTags, delete, copy, put
     }
 
     private struct State {
@@ -29,15 +29,19 @@ final class InMemoryObjectStore: ObjectStore {
 
     private let state = Mutex(State())
     /// Runs before every request (after it is recorded); may change the store or throw.
-    let hook: Mutex<@Sendable (Call, String, InMemoryObjectStore) throws -> Void> = Mutex { _, _, _ in }
+    public let hook: Mutex<@Sendable (Call, String, InMemoryObjectStore) throws -> Void> = Mutex { _, _, _ in }
 
-    func createBucket(_ name: String, versioned: Bool) {
+    /// An empty store.
+    public init() {}
+
+    /// Creates a bucket.
+    public func createBucket(_ name: String, versioned: Bool) {
         state.withLock { $0.versioned[name] = versioned; $0.objects[name] = [:] }
     }
 
     /// Uploads content; returns its version ID (nil in an unversioned bucket).
     @discardableResult
-    func put(_ bucket: String, _ key: String, _ data: Data, tags: [S3Tag] = []) -> String? {
+    public func put(_ bucket: String, _ key: String, _ data: Data, tags: [S3Tag] = []) -> String? {
         state.withLock { state in
             state.counter += 1
             let versioned = state.versioned[bucket] ?? false
@@ -52,13 +56,16 @@ final class InMemoryObjectStore: ObjectStore {
         }
     }
 
-    func current(_ bucket: String, _ key: String) -> Version? {
+    /// The current version of a key.
+    public func current(_ bucket: String, _ key: String) -> Version? {
         state.withLock { $0.objects[bucket]?[key]?.last }
     }
 
-    func calls(_ call: Call) -> Int { state.withLock { $0.calls.filter { $0.0 == call }.count } }
+    /// How many requests of a kind were made.
+    public func calls(_ call: Call) -> Int { state.withLock { $0.calls.filter { $0.0 == call }.count } }
 
-    static func error(_ status: Int, _ code: String) -> AWSError {
+    /// An error as S3 answers it.
+    public static func error(_ status: Int, _ code: String) -> AWSError {
         AWSError(code: code, message: code, requestID: nil, statusCode: status)
     }
 
@@ -88,35 +95,35 @@ final class InMemoryObjectStore: ObjectStore {
         S3ObjectMetadata(size: Int64(version.data.count), eTag: version.eTag, versionID: version.id)
     }
 
-    func headObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3ObjectMetadata {
+    public func headObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3ObjectMetadata {
         try enter(.head, key)
         return metadata(try version(bucket, key, versionID, ifMatch: ifMatch))
     }
 
-    func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, to path: String) async throws -> S3ObjectMetadata {
+    public func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, to path: String) async throws -> S3ObjectMetadata {
         try enter(.get, key)
         let found = try version(bucket, key, versionID, ifMatch: ifMatch)
         try found.data.write(to: URL(fileURLWithPath: path))
         return metadata(found)
     }
 
-    func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
+    public func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
         try await getObject(bucket: bucket, key: key, versionID: metadata.versionID, ifMatch: metadata.eTag, to: path)
     }
 
-    func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
+    public func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
         try enter(.get, key)
         let found = try version(bucket, key, versionID, ifMatch: nil)
         if found.eTag == ifNoneMatch { return .notModified }
         return .modified(found.data, metadata(found))
     }
 
-    func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag] {
+    public func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag] {
         try enter(.getTags, key)
         return try version(bucket, key, versionID, ifMatch: nil).tags
     }
 
-    func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws {
+    public func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws {
         try enter(.putTags, key)
         let target = try version(bucket, key, versionID, ifMatch: nil)
         state.withLock { state in
@@ -126,7 +133,7 @@ final class InMemoryObjectStore: ObjectStore {
         }
     }
 
-    func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult {
+    public func deleteObject(bucket: String, key: String, versionID: String?, ifMatch: String?) async throws -> S3DeleteResult {
         try enter(.delete, key)
         let target = try version(bucket, key, versionID, ifMatch: ifMatch)
         state.withLock { state in
@@ -136,7 +143,17 @@ final class InMemoryObjectStore: ObjectStore {
         return S3DeleteResult(versionID: target.id, deleteMarker: false)
     }
 
-    func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
+    public func putObject(bucket: String, key: String, fileAt path: String, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult {
+        try await putObject(bucket: bucket, key: key, data: try Data(contentsOf: URL(fileURLWithPath: path)), contentType: contentType, tags: tags)
+    }
+
+    public func putObject(bucket: String, key: String, data: Data, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult {
+        try enter(.put, key)
+        let id = put(bucket, key, data, tags: tags)
+        return S3WriteResult(eTag: current(bucket, key)?.eTag ?? "", versionID: id)
+    }
+
+    public func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
                     destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {
         try enter(.copy, sourceKey)
         let source = try version(sourceBucket, sourceKey, sourceVersionID, ifMatch: sourceIfMatch)

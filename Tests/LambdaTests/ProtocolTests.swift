@@ -1,6 +1,6 @@
 import Foundation
-import LambdaRuntime
-import LambdaRuntimeTesting
+import Lambda
+import LambdaTesting
 import NIOCore
 import NIOHTTP1
 import Testing

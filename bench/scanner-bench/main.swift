@@ -5,7 +5,9 @@ import ClamAV
 import Foundation
 import Logging
 import ScannerCore
-import ServiceSupport
+import UpdaterCore
+import Environment
+import Definitions
 
 /// Drives the scanner's real per-object path (head, tags, download to a temporary file, scan,
 /// tag, publish the result event) against an S3 endpoint, with the definitions loaded once, and
@@ -29,21 +31,15 @@ struct Publish: AsyncParsableCommand {
     var database: String
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let reader = EnvironmentReader(environment)
-        let bucket = try reader.required("DEFINITIONS_BUCKET")
-        let prefix = reader.prefix("DEFINITIONS_PREFIX", default: "clamav/")
-        let settings = try AWSSettings(environment: environment)
-        let engine = try await ClamAVEngine.load(databaseDirectory: database)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        // What `definition-updater publish` does: the same validation, then the publication.
+        let logger = Logger(label: "scanner-bench")
+        let service = try UpdaterService(environment: ProcessInfo.processInfo.environment, logger: logger)
         do {
-            let store = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
-            let logger = Logger(label: "scanner-bench")
-            let publication = try await DefinitionsBucket(store: store, bucket: bucket, prefix: prefix, logger: logger).publish(engine.database)
-            print("published \(publication.manifest.version) (\(engine.database.signatureCount) signatures) to s3://\(bucket)/\(prefix)")
-            try await httpClient.shutdown()
+            let publication = try await service.publish(databaseDirectory: database)
+            print("published \(publication.manifest.version) (\(publication.manifest.signatureCount) signatures)")
+            try await service.shutdown()
         } catch {
-            try? await httpClient.shutdown()
+            try? await service.shutdown()
             throw error
         }
     }
