@@ -1,6 +1,9 @@
 import Crypto
 import Foundation
 
+/// Hand-written: no available package signs AWS requests (Soto is not available); swift-crypto
+/// does the cryptography.
+///
 /// Signs HTTP requests with AWS Signature Version 4 in the `Authorization` header.
 ///
 /// The algorithm: https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html

@@ -4,6 +4,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
+/// Hand-written: swift-aws-lambda-runtime is not available; AsyncHTTPClient does the HTTP.
+///
 /// A client of the Lambda Runtime API (2018-06-01).
 ///
 /// The client enforces the protocol's order with an explicit ``State``: at most one

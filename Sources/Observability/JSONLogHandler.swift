@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 
+/// Hand-written: swift-log ships no JSON handler, and none of the available packages has one.
+///
 /// A swift-log handler that writes one JSON object per line, the form CloudWatch Logs
 /// Insights parses without configuration.
 ///

@@ -45,6 +45,8 @@ public struct Metric: Sendable, Equatable {
     }
 }
 
+/// Hand-written: swift-metrics has no EMF backend among the available packages.
+///
 /// Writes CloudWatch Embedded Metric Format documents, one JSON line each.
 ///
 /// In Lambda, a line on standard output that is an EMF document becomes metrics without

@@ -21,7 +21,7 @@ import Testing
           <NextContinuationToken>tok+/=</NextContinuationToken>
         </ListBucketResult>
         """
-        let root = try XMLNode.parse(Array(xml.utf8))
+        let root = try XMLTree.parse(Array(xml.utf8))
         #expect(root.name == "ListBucketResult")
         #expect(root.all("Contents").map { $0.string("Key") } == ["a & b <c> 日本", "raw <cdata> & stuff"])
         #expect(root.all("Contents").first?.string("ETag") == "\"abc\"")
@@ -30,14 +30,14 @@ import Testing
     }
 
     @Test func rejectsMalformedXML() {
-        #expect(throws: AWSClientError.self) { try XMLNode.parse(Array("<a><b></a>".utf8)) }
-        #expect(throws: AWSClientError.self) { try XMLNode.parse(Array("<a>".utf8)) }
-        #expect(throws: AWSClientError.self) { try XMLNode.parse(Array("no xml".utf8)) }
+        #expect(throws: AWSClientError.self) { try XMLTree.parse(Array("<a><b></a>".utf8)) }
+        #expect(throws: AWSClientError.self) { try XMLTree.parse(Array("<a>".utf8)) }
+        #expect(throws: AWSClientError.self) { try XMLTree.parse(Array("no xml".utf8)) }
     }
 
     @Test func escapesRoundTrip() throws {
         let text = "a & b < c > d \" e ' f ü"
-        let root = try XMLNode.parse(Array("<v>\(XMLNode.escape(text))</v>".utf8))
+        let root = try XMLTree.parse(Array(XMLTree.element("v", text).utf8))
         #expect(root.text == text)
     }
 }

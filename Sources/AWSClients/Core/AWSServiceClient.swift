@@ -99,7 +99,7 @@ struct AWSServiceClient: Sendable {
         let bytes = body.readableBytesView
         let text = String(buffer: body)
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("<"), let root = try? XMLNode.parse(bytes) {
+        if trimmed.hasPrefix("<"), let root = try? XMLTree.parse(bytes) {
             // S3: <Error>; query protocols: <ErrorResponse><Error>.
             let error = root.name == "Error" ? root : (root.child("Error") ?? root.child("Errors")?.child("Error"))
             if let error, let code = error.string("Code") {

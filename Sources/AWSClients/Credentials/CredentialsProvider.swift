@@ -106,7 +106,7 @@ public actor ContainerCredentialsProvider: AWSCredentialsProvider {
         do { decoded = try JSONDecoder().decode(Response.self, from: Data(buffer: body)) }
         catch { throw AWSClientError.invalidResponse("container credentials response is not the expected JSON: \(error)") }
         let expiration = try decoded.Expiration.map { value throws(AWSClientError) -> Date in
-            guard let date = ISO8601.parse(value) else { throw .invalidResponse("container credentials Expiration is not ISO 8601: \(value)") }
+            guard let date = AWSDates.parse(value) else { throw .invalidResponse("container credentials Expiration is not ISO 8601: \(value)") }
             return date
         }
         logger.debug("fetched container credentials", metadata: ["expiration": "\(decoded.Expiration ?? "none")"])

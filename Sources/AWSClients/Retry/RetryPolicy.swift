@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import NIOCore
 import NIOPosix
 
+/// Hand-written: no package this project may use retries AWS calls (Soto is not available).
+///
 /// How often and how long a failed call is tried again: exponential backoff with full jitter
 /// (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), bounded both in
 /// attempts and in total time.

@@ -1,6 +1,9 @@
 import Crypto
 import Foundation
 
+/// Hand-written for the CRCs: swift-crypto has SHA-1 and SHA-256 but no CRC-32, CRC-32C or
+/// CRC-64/NVME, and no available package has them.
+///
 /// Computes one of S3's full-object checksums incrementally, to compare with `x-amz-checksum-*`.
 /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 struct ChecksumComputer {

@@ -7,7 +7,7 @@ extension S3Client {
         let (host, path) = location(bucket: bucket)
         var body: ByteBuffer? = nil
         if core.region != "us-east-1" {
-            body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(XMLNode.escape(core.region))</LocationConstraint></CreateBucketConfiguration>")
+            body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(XMLTree.element("LocationConstraint", core.region))</CreateBucketConfiguration>")
         }
         _ = try await core.execute(method: .PUT, host: host, path: path, body: body)
     }

@@ -76,7 +76,7 @@ public struct S3Client: Sendable {
             size: size,
             eTag: unquoted(headers.first(name: "ETag")),
             versionID: headers.first(name: "x-amz-version-id").flatMap { $0 == "null" ? nil : $0 },
-            lastModified: headers.first(name: "Last-Modified").flatMap(ISO8601.parseHTTPDate),
+            lastModified: headers.first(name: "Last-Modified").flatMap(AWSDates.parseHTTPDate),
             contentType: headers.first(name: "Content-Type"),
             checksums: checksums,
             serverSideEncryption: headers.first(name: "x-amz-server-side-encryption"),
@@ -135,7 +135,7 @@ public struct S3Client: Sendable {
         let (host, path) = location(bucket: bucket, key: key)
         let response = try await core.execute(method: .GET, host: host, path: path,
                                               query: [(name: "tagging", value: "")] + Self.versionQuery(versionID))
-        let root = try XMLNode.parse(response.body.readableBytesView)
+        let root = try XMLTree.parse(response.body.readableBytesView)
         return (root.child("TagSet")?.all("Tag") ?? []).map { S3Tag(key: $0.string("Key") ?? "", value: $0.string("Value") ?? "") }
     }
 
@@ -144,7 +144,7 @@ public struct S3Client: Sendable {
         guard tags.count <= 10 else { throw AWSClientError.invalidArgument("S3 objects can have at most 10 tags, got \(tags.count)") }
         let (host, path) = location(bucket: bucket, key: key)
         let xml = "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
-            + tags.map { "<Tag><Key>\(XMLNode.escape($0.key))</Key><Value>\(XMLNode.escape($0.value))</Value></Tag>" }.joined()
+            + tags.map { "<Tag>\(XMLTree.element("Key", $0.key))\(XMLTree.element("Value", $0.value))</Tag>" }.joined()
             + "</TagSet></Tagging>"
         let body = ByteBuffer(string: xml)
         _ = try await core.execute(method: .PUT, host: host, path: path,
@@ -191,8 +191,8 @@ public struct S3Client: Sendable {
     }
 
     /// CopyObject and CompleteMultipartUpload can answer 200 with an `<Error>` body.
-    static func parseResultOrError(_ response: AWSServiceClient.Response) throws -> XMLNode {
-        let root = try XMLNode.parse(response.body.readableBytesView)
+    static func parseResultOrError(_ response: AWSServiceClient.Response) throws -> XMLTree {
+        let root = try XMLTree.parse(response.body.readableBytesView)
         if root.name == "Error" {
             throw AWSServiceClient.decodeError(status: .internalServerError, headers: response.headers, body: response.body)
         }
@@ -236,10 +236,10 @@ public struct S3Client: Sendable {
         if let continuationToken { query.append((name: "continuation-token", value: continuationToken)) }
         if let maxKeys { query.append((name: "max-keys", value: String(maxKeys))) }
         let response = try await core.execute(method: .GET, host: host, path: path, query: query)
-        let root = try XMLNode.parse(response.body.readableBytesView)
+        let root = try XMLTree.parse(response.body.readableBytesView)
         let objects = root.all("Contents").map { node in
             S3ObjectSummary(key: node.string("Key") ?? "", size: Int64(node.string("Size") ?? "") ?? 0,
-                            eTag: Self.unquoted(node.string("ETag")), lastModified: node.string("LastModified").flatMap(ISO8601.parse))
+                            eTag: Self.unquoted(node.string("ETag")), lastModified: node.string("LastModified").flatMap(AWSDates.parse))
         }
         let truncated = root.string("IsTruncated") == "true"
         return S3ListPage(objects: objects,

@@ -171,7 +171,7 @@ extension S3Client {
             let response = try await core.execute(
                 method: .GET, host: host, path: path, query: [(name: "attributes", value: "")] + Self.versionQuery(versionID), headers: headers
             )
-            let root = try XMLNode.parse(response.body.readableBytesView)
+            let root = try XMLTree.parse(response.body.readableBytesView)
             guard let list = root.child("ObjectParts") else { return [] }
             for part in list.all("Part") {
                 guard let number = part.string("PartNumber").flatMap(Int.init), let size = part.string("Size").flatMap(Int64.init) else {

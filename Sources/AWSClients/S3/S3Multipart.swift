@@ -57,7 +57,7 @@ extension S3Client {
         var headers: [(name: String, value: String)] = [(name: "Content-Type", value: contentType ?? "application/octet-stream")]
         if !tags.isEmpty { headers.append((name: "x-amz-tagging", value: Self.taggingHeader(tags))) }
         let response = try await core.execute(method: .POST, host: host, path: path, query: [(name: "uploads", value: "")], headers: headers)
-        guard let uploadID = try XMLNode.parse(response.body.readableBytesView).string("UploadId"), !uploadID.isEmpty else {
+        guard let uploadID = try XMLTree.parse(response.body.readableBytesView).string("UploadId"), !uploadID.isEmpty else {
             throw AWSClientError.invalidResponse("CreateMultipartUpload answered no UploadId")
         }
         return uploadID
@@ -77,7 +77,7 @@ extension S3Client {
     func completeMultipartUpload(bucket: String, key: String, uploadID: String, eTags: [String]) async throws -> S3WriteResult {
         let (host, path) = location(bucket: bucket, key: key)
         let xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-            + eTags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(XMLNode.escape($0.element))</ETag></Part>" }.joined()
+            + eTags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber>\(XMLTree.element("ETag", $0.element))</Part>" }.joined()
             + "</CompleteMultipartUpload>"
         let response = try await core.execute(method: .POST, host: host, path: path, query: [(name: "uploadId", value: uploadID)],
                                               headers: [(name: "Content-Type", value: "application/xml")], body: ByteBuffer(string: xml))
