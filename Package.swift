@@ -95,7 +95,12 @@ let package = Package(
         // Test support: a strict in-process Runtime API server, and what many test targets use.
         .target(name: "LambdaTesting", dependencies: nio + [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .executableTarget(name: "runtime-api-server", dependencies: ["LambdaTesting", argumentParser] + nio, path: "Tests/RuntimeAPIServer"),
-        .target(name: "TestSupport", dependencies: ["AWSClients", "Observability", crypto, log] + nio, path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["AWSClients", "Observability", crypto, log, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            path: "Tests/TestSupport"
+        ),
+        .executableTarget(name: "test-mirror", dependencies: ["TestSupport", argumentParser], path: "Tests/TestMirror"),
 
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "AWSSigV4", "Environment", "TestSupport", asyncHTTPClient, crypto] + nio),

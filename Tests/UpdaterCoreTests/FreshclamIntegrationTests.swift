@@ -1,5 +1,6 @@
 import ClamAV
 import Foundation
+import TestSupport
 import Testing
 @testable import UpdaterCore
 
@@ -8,12 +9,12 @@ import Testing
 struct FreshclamIntegrationTests {
     /// One mirror and one working directory per test.
     struct Setup {
-        let mirror: TestMirror
+        let mirror: MirrorServer
         let work: String
         var database: String { "\(work)/database" }
 
         init(_ name: String) async throws {
-            mirror = try await TestMirror.start(root: try UpdaterFixtures.folder("\(name)-mirror"))
+            mirror = try await MirrorServer.start(root: try UpdaterFixtures.folder("\(name)-mirror"))
             work = try UpdaterFixtures.folder("\(name)-work")
         }
 
@@ -31,7 +32,7 @@ struct FreshclamIntegrationTests {
 
     @Test func downloadsThenUpToDateThenChanged() async throws {
         let setup = try await Setup("cycle")
-        defer { setup.mirror.stop() }
+        defer { Task { try await setup.mirror.shutdown() } }
         try setup.mirror.publish("custom.ndb", contents: UpdaterFixtures.eicarNDB, modified: Date().addingTimeInterval(-600))
         let updater = UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")])
 
@@ -50,7 +51,7 @@ struct FreshclamIntegrationTests {
         #expect(second.outcome == .upToDate, "\(second.freshclamOutput)")
         #expect(second.filesToUpload.isEmpty)
         #expect(second.freshclamOutput.contains("304 Not Modified"))
-        #expect(try await setup.mirror.status().requests == 2)
+        #expect(setup.mirror.status.requests == 2)
 
         // Dated ahead of the local copy, so If-Modified-Since cannot tie within one second.
         try setup.mirror.publish("custom.ndb", contents: UpdaterFixtures.eicarNDBVersion2, modified: Date().addingTimeInterval(60))
@@ -63,10 +64,10 @@ struct FreshclamIntegrationTests {
 
     @Test func rateLimitThenCoolDownWithoutContactingTheMirror() async throws {
         let setup = try await Setup("ratelimit")
-        defer { setup.mirror.stop() }
+        defer { Task { try await setup.mirror.shutdown() } }
         try setup.mirror.publish("custom.ndb", contents: UpdaterFixtures.eicarNDB, modified: Date().addingTimeInterval(-600))
         let updater = UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")])
-        try await setup.mirror.control(mode: "429", retryAfter: 3600)
+        setup.mirror.setMode("429", retryAfter: 3600)
 
         let limited = try await setup.run(updater)
         #expect(reason(limited) == .rateLimited, "\(limited.freshclamOutput)")
@@ -80,17 +81,17 @@ struct FreshclamIntegrationTests {
         #expect(FreshclamState(databaseDirectory: setup.database)?.coolDownUntil != nil)
 
         // Even with an empty stored state, freshclam.dat alone stops the next run.
-        try await setup.mirror.control(mode: "normal")
+        setup.mirror.setMode("normal")
         let next = try await setup.run(updater, state: UpdaterState())
         #expect(reason(next) == .coolDown)
         #expect(next.freshclamOutcome == nil)
-        #expect(try await setup.mirror.status().requests == 0)
+        #expect(setup.mirror.status.requests == 0)
     }
 
     @Test func forbiddenIsBlocked() async throws {
         let setup = try await Setup("forbidden")
-        defer { setup.mirror.stop() }
-        try await setup.mirror.control(mode: "403")
+        defer { Task { try await setup.mirror.shutdown() } }
+        setup.mirror.setMode("403")
         let report = try await setup.run(UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")]))
         #expect(reason(report) == .blocked, "\(report.freshclamOutput)")
         if case .failed(let failure) = report.outcome {
@@ -101,8 +102,8 @@ struct FreshclamIntegrationTests {
 
     @Test func serverErrorIsAMirrorError() async throws {
         let setup = try await Setup("servererror")
-        defer { setup.mirror.stop() }
-        try await setup.mirror.control(mode: "500")
+        defer { Task { try await setup.mirror.shutdown() } }
+        setup.mirror.setMode("500")
         let report = try await setup.run(UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")]))
         #expect(reason(report) == .mirrorError, "\(report.freshclamOutput)")
         #expect(report.state.lastAttemptAt != nil)
@@ -119,14 +120,14 @@ struct FreshclamIntegrationTests {
 
     @Test func corruptDownloadLeavesThePublishedDatabaseAlone() async throws {
         let setup = try await Setup("corrupt")
-        defer { setup.mirror.stop() }
+        defer { Task { try await setup.mirror.shutdown() } }
         try setup.mirror.publish("custom.ndb", contents: UpdaterFixtures.eicarNDB, modified: Date().addingTimeInterval(-600))
         let updater = UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")])
         let first = try await setup.run(updater)
         #expect(first.outcome == .updated, "\(first.freshclamOutput)")
 
         try setup.mirror.publish("custom.ndb", contents: UpdaterFixtures.eicarNDBVersion2, modified: Date().addingTimeInterval(60))
-        try await setup.mirror.control(mode: "corrupt")
+        setup.mirror.setMode("corrupt")
         let corrupt = try await setup.run(updater, state: first.state)
         #expect(reason(corrupt) == .validationFailed, "\(corrupt.freshclamOutput)")
         #expect(corrupt.filesToUpload.isEmpty)
@@ -136,7 +137,7 @@ struct FreshclamIntegrationTests {
 
     @Test func aDatabaseThatMissesTheCanaryIsRefused() async throws {
         let setup = try await Setup("canary")
-        defer { setup.mirror.stop() }
+        defer { Task { try await setup.mirror.shutdown() } }
         // Only a hash signature for clam.exe: loads fine, but does not detect EICAR.
         try setup.mirror.publish("custom.hdb", contents: UpdaterFixtures.clamExeHDB, modified: Date().addingTimeInterval(-600))
 
@@ -156,18 +157,18 @@ struct FreshclamIntegrationTests {
 
     @Test func tooSoonDoesNotRunFreshclam() async throws {
         let setup = try await Setup("toosoon")
-        defer { setup.mirror.stop() }
+        defer { Task { try await setup.mirror.shutdown() } }
         var configuration = UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")]).configuration
         configuration.minUpdateInterval = 3600
         let report = try await setup.run(DefinitionUpdater(configuration: configuration), state: UpdaterState(lastAttemptAt: Date().addingTimeInterval(-60)))
         #expect(reason(report) == .tooSoon)
         #expect(report.freshclamOutcome == nil)
-        #expect(try await setup.mirror.status().requests == 0)
+        #expect(setup.mirror.status.requests == 0)
     }
 
     @Test func anOlderDatabaseThanThePublishedOneIsRefused() async throws {
         let setup = try await Setup("older")
-        defer { setup.mirror.stop() }
+        defer { Task { try await setup.mirror.shutdown() } }
         try setup.mirror.publish("daily.cud", contents: try UpdaterFixtures.dailyCUD(version: 100), modified: Date().addingTimeInterval(-600))
         let updater = UpdaterFixtures.updater(customURLs: [setup.url("daily.cud")])
 

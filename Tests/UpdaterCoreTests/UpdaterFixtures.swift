@@ -1,6 +1,7 @@
 import ClamAV
 import Definitions
 import Foundation
+import TestSupport
 @testable import UpdaterCore
 
 /// Signature files and scratch folders for the updater's tests.
@@ -10,7 +11,7 @@ enum UpdaterFixtures {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("updater-signatures-\(ProcessInfo.processInfo.processIdentifier)").path
         let process = Process()
-        process.executableURL = TestMirror.repositoryRoot.appendingPathComponent("scripts/make-test-signatures.sh")
+        process.executableURL = Repository.root.appendingPathComponent("scripts/make-test-signatures.sh")
         process.arguments = [directory]
         do { try process.run() } catch { fatalError("cannot run make-test-signatures.sh: \(error)") }
         process.waitUntilExit()
@@ -36,12 +37,12 @@ enum UpdaterFixtures {
         let output = "\(try folder("cud"))/daily.cud"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestMirror.repositoryRoot.appendingPathComponent("scripts/make-test-cud.py").path,
+        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/make-test-cud.py").path,
                              "daily", "\(version)", "\(signatures)/test.ndb", output]
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: output) else {
-            throw MirrorError(message: "make-test-cud.py failed with status \(process.terminationStatus)")
+            throw TestFailure("make-test-cud.py failed with status \(process.terminationStatus)")
         }
         return data
     }
