@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The module graph points one way (docs/architecture.md; scripts/check-module-graph.py fails
+// The module graph points one way (docs/architecture.md; Tests/lint/check-module-graph.py fails
 // the lint suite on a dependency against it):
 //   executables → workflows (ScannerCore, UpdaterCore) → shared domain (Definitions, BusEvents)
 //   → clients and engine (AWSClients, ClamAV, Lambda) → foundations (Environment,

@@ -4,7 +4,7 @@
     bench/make-database.py --signatures N --output DIR [--samples DIR] [--seed S]
 
 The official database is mostly hash signatures (about 90 %), the rest mostly body
-signatures (docs/benchmarks.md; /work/shared/ENVIRONMENT.md). So:
+signatures (docs/benchmarks.md). So:
 
 - 80 % MD5 hash signatures in bench.hdb (`md5:size:Name`) and 10 % SHA-256 ones in
   bench.hsb (`sha256:size:Name`), of random content whose sizes spread over 1 KiB-4 MiB,

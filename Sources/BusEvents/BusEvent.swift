@@ -1,4 +1,4 @@
-/// The EventBridge events this product publishes (DESIGN.md, "Events").
+/// The EventBridge events this product publishes (docs/design.md, "Events").
 public enum BusEvent {
     /// The `source` of every event.
     public static let source = "s3-clamav-scanner"

@@ -12,7 +12,7 @@ public protocol EventPublishing: Sendable {
 extension EventBridgeClient: EventPublishing {}
 
 /// Publishes the scanner's and the updater's events to the custom bus, or logs once that none
-/// are published when `EVENT_BUS_NAME` is unset (DESIGN.md, "Configuration").
+/// are published when `EVENT_BUS_NAME` is unset (docs/design.md, "Configuration").
 ///
 /// Publishing is best effort after the client's own retries: a result event that cannot be
 /// published is logged as an error, and the object keeps the verdict and action it got.

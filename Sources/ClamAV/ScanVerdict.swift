@@ -1,4 +1,4 @@
-/// The verdict every scanned object ends in (DESIGN.md, "Verdicts and tags").
+/// The verdict every scanned object ends in (docs/design.md, "Verdicts and tags").
 public enum ScanVerdict: String, Sendable, Codable, CaseIterable {
     /// Scanned completely, nothing found.
     case clean = "CLEAN"

@@ -4,7 +4,7 @@ import Crypto
 import Foundation
 import Logging
 
-/// The database in the definitions bucket (DESIGN.md, "Definitions bucket layout"): database
+/// The database in the definitions bucket (docs/design.md, "Definitions bucket layout"): database
 /// files under a prefix, the updater's state files, and `manifest.json`, written last.
 public struct DefinitionsBucket: Sendable {
     let store: any ObjectStore

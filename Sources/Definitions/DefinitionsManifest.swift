@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 /// `manifest.json` in the definitions bucket: written last by the updater, read by the
-/// scanner to learn whether it must reload (DESIGN.md, "Definitions bucket layout").
+/// scanner to learn whether it must reload (docs/design.md, "Definitions bucket layout").
 public struct DefinitionsManifest: Codable, Sendable, Equatable {
     /// One database file under the prefix.
     public struct File: Codable, Sendable, Equatable {

@@ -2,7 +2,7 @@ import Foundation
 
 /// How one freshclam run ended, read from its exit code, its output and the files it changed.
 ///
-/// Exit codes alone are not enough (ENVIRONMENT.md, seen with ClamAV 1.4.6): 200 and 304
+/// Exit codes alone are not enough (seen here with ClamAV 1.4.6): 200 and 304
 /// exit 0, a 429 also exits 0 (with a cool-down written), a 403 exits 17 (24 h cool-down),
 /// a 404 or 500 exits 11, a refused connection or an unknown host exits 5, a database that
 /// fails freshclam's test load exits 8.

@@ -5,7 +5,7 @@ import Definitions
 import Foundation
 
 /// The definition updater's settings, read once at start-up from the environment
-/// (DESIGN.md, "Configuration").
+/// (docs/design.md, "Configuration").
 public struct UpdaterConfiguration: Sendable, Equatable, Encodable {
     /// Where the database is published.
     public var definitions: DefinitionsLocation

@@ -41,7 +41,7 @@ public struct UpdateRunSummary: Sendable, Encodable {
     }
 }
 
-/// One update against the definitions bucket (DESIGN.md, "Definitions bucket layout" and
+/// One update against the definitions bucket (docs/design.md, "Definitions bucket layout" and
 /// "The ClamAV mirror's rules"): restore the published database and freshclam's state,
 /// run freshclam through ``DefinitionUpdater`` (guard, run, classify, validate), then upload
 /// only changed files, `freshclam.dat`, and `manifest.json` last, and publish the event.

@@ -2,7 +2,7 @@ import ArgumentParser
 import ClamAV
 import Foundation
 
-/// `scanner scan [--database DIR] [--json] PATH...` (DESIGN.md, "Command line").
+/// `scanner scan [--database DIR] [--json] PATH...` (docs/design.md, "Command line").
 struct ScanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",

@@ -13,7 +13,7 @@ public enum InfectedAction: Sendable, Equatable {
     case tag
 }
 
-/// The names of the tags the scanner writes (DESIGN.md: key names are configurable).
+/// The names of the tags the scanner writes (docs/design.md: key names are configurable).
 public struct TagKeys: Sendable, Equatable {
     /// The verdict (`scan-status`).
     public var status = "scan-status"
@@ -33,7 +33,7 @@ public struct TagKeys: Sendable, Equatable {
     public var all: [String] { [status, signature, time, definitions, proof] }
 }
 
-/// The scanner's settings, read once at start-up from the environment (DESIGN.md, "Configuration").
+/// The scanner's settings, read once at start-up from the environment (docs/design.md, "Configuration").
 public struct ScannerConfiguration: Sendable, Equatable {
     /// Where the database is published.
     public var definitions: DefinitionsLocation

@@ -26,7 +26,7 @@ public struct WorkUnit: Sendable, Equatable {
 }
 
 /// A Lambda event (or SQS message body) decoded into units of work, accepting every input
-/// shape of DESIGN.md ("Event inputs the scanner accepts"):
+/// shape of docs/design.md ("Event inputs the scanner accepts"):
 ///
 /// - S3 notifications (`Records[].s3`), keys form-encoded (`+` is a space), as AWS and moto
 ///   send them (moto omits `versionId`, encodes `/` as `%2F` and sends `s3:TestEvent` first);

@@ -15,7 +15,7 @@ public enum ScanAction: String, Sendable, Codable {
 
 /// The detail of `Object Scan Result` and `Object Scan Failed` events, in the shape of
 /// GuardDuty Malware Protection for S3 so that consumers can move between the two
-/// (DESIGN.md, "Events").
+/// (docs/design.md, "Events").
 public struct ScanResultDetail: Codable, Sendable, Equatable {
     /// The object, as GuardDuty names its fields.
     public struct S3ObjectDetails: Codable, Sendable, Equatable {

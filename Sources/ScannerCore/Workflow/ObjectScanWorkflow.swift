@@ -28,7 +28,7 @@ public struct ObjectOutcome: Sendable, Equatable {
     }
 }
 
-/// Scans one object version: head, download, scan, act, publish (DESIGN.md, "Verdicts and tags").
+/// Scans one object version: head, download, scan, act, publish (docs/design.md, "Verdicts and tags").
 public struct ObjectScanWorkflow: Sendable {
     let configuration: ScannerConfiguration
     let workDirectory: String
