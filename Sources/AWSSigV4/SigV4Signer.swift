@@ -83,7 +83,8 @@ public struct SigV4Signer: Sendable {
         allHeaders.removeAll { $0.name.lowercased() == "x-amz-date" }
         allHeaders.append((name: "x-amz-date", value: amzDate))
         if let token = credentials.sessionToken,
-           !allHeaders.contains(where: { $0.name.lowercased() == "x-amz-security-token" }) {
+            !allHeaders.contains(where: { $0.name.lowercased() == "x-amz-security-token" })
+        {
             allHeaders.append((name: "x-amz-security-token", value: token))
         }
 
@@ -135,8 +136,8 @@ public struct SigV4Signer: Sendable {
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
                 result.unicodeScalars.append(Unicode.Scalar(byte))
             case UInt8(ascii: "/") where !encodeSlash:
                 result.append("/")
@@ -179,7 +180,8 @@ public struct SigV4Signer: Sendable {
         var index = 0
         while index < utf8.count {
             if utf8[index] == UInt8(ascii: "%"), index + 2 < utf8.count,
-               let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2]) {
+                let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2])
+            {
                 bytes.append(high << 4 | low)
                 index += 3
             } else {

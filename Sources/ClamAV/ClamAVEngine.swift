@@ -101,9 +101,11 @@ public final class ClamAVEngine: @unchecked Sendable {
             let abandonIn = ContinuousClock.now.duration(to: effective + Self.abandonGrace)
             let nanoseconds = Int(max(0, abandonIn / .nanoseconds(1)))
             Self.deadlineQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
-                once.resume(with: .success(ScanResult(
-                    verdict: .unscannable, reason: "scan time limit reached: libclamav was still busy at the deadline", outOfTime: true
-                )))
+                once.resume(
+                    with: .success(
+                        ScanResult(
+                            verdict: .unscannable, reason: "scan time limit reached: libclamav was still busy at the deadline", outOfTime: true
+                        )))
             }
         }
     }
@@ -216,7 +218,8 @@ public final class ClamAVEngine: @unchecked Sendable {
 
     private static func configureLimits(_ handle: OpaquePointer, limits: ScanLimits) throws {
         for (field, name, value) in limitFields {
-            try ClamAVError.check(cl_engine_set_num(handle, field, limits[keyPath: value]), .engineSetup, "cannot set the \(name) to \(limits[keyPath: value])")
+            try ClamAVError.check(
+                cl_engine_set_num(handle, field, limits[keyPath: value]), .engineSetup, "cannot set the \(name) to \(limits[keyPath: value])")
         }
     }
 
@@ -415,9 +418,10 @@ final class LayerWatcher {
         guard layersSeen > 1 else { return CL_CLEAN }
         var status = stat()
         if fstat(descriptor, &status) == 0, Int64(status.st_size) + Self.trimSlack > maxFileSize {
-            return problem(UnpackProblem(
-                .oversized, "libclamav cut a \(type) layer of \(status.st_size) bytes at the max file size (\(maxFileSize))"
-            ))
+            return problem(
+                UnpackProblem(
+                    .oversized, "libclamav cut a \(type) layer of \(status.st_size) bytes at the max file size (\(maxFileSize))"
+                ))
         }
         switch session.copyIfUnaccounted(descriptor: descriptor, type: type) {
         case .accounted:

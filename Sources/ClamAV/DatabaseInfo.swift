@@ -39,7 +39,8 @@ public struct DatabaseInfo: Sendable, Equatable {
             return (String(file.name.prefix { $0 != "." }), version)
         }
         guard !versioned.isEmpty else { return nil }
-        return versioned
+        return
+            versioned
             .sorted { (order.firstIndex(of: $0.0) ?? order.count, $0.0) < (order.firstIndex(of: $1.0) ?? order.count, $1.0) }
             .map { "\($0.0):\($0.1)" }
             .joined(separator: "+")

@@ -19,7 +19,8 @@ public enum PrivateDirectory {
         }
         var status = stat()
         guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR, status.st_uid == geteuid(),
-              status.st_mode & 0o077 == 0 else {
+            status.st_mode & 0o077 == 0
+        else {
             throw ClamAVError(.fileAccess, "\(path) is not a folder private to this user")
         }
         return path

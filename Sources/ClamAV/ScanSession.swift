@@ -104,12 +104,14 @@ final class ScanSession {
         // Its own open file description: libclamav's offset on `descriptor` stays put.
         let source = "/proc/self/fd/\(descriptor)"
         guard Unpacker.recognise(path: source) != .none,
-              let digest = ContentDigest(fileAt: source), accounted.insert(digest).inserted else { return .accounted }
+            let digest = ContentDigest(fileAt: source), accounted.insert(digest).inserted
+        else { return .accounted }
         var status = stat()
         guard fstat(descriptor, &status) == 0, budget.draw(bytes: Int64(status.st_size)) else {
-            return .problem(UnpackProblem(
-                .limitReached, "copying a \(type) layer libclamav unpacked goes over the max scan size (\(budget.limits.maxTotalBytes))"
-            ))
+            return .problem(
+                UnpackProblem(
+                    .limitReached, "copying a \(type) layer libclamav unpacked goes over the max scan size (\(budget.limits.maxTotalBytes))"
+                ))
         }
         copies += 1
         let copy = (directory as NSString).appendingPathComponent("layer-\(copies)")

@@ -25,7 +25,10 @@ public struct DefinitionsBucket: Sendable {
     /// The published manifest, or `nil` when none was ever published.
     public func publishedManifest() async throws -> DefinitionsManifest? {
         do {
-            guard case .modified(let data, _) = try await store.getObject(bucket: bucket, key: prefix + "manifest.json", versionID: nil, ifNoneMatch: nil, maxSize: 4 << 20) else {
+            guard
+                case .modified(let data, _) = try await store.getObject(
+                    bucket: bucket, key: prefix + "manifest.json", versionID: nil, ifNoneMatch: nil, maxSize: 4 << 20)
+            else {
                 return nil
             }
             return try DefinitionsManifest.decode(data)
@@ -51,7 +54,8 @@ public struct DefinitionsBucket: Sendable {
         try database.files.map { file in
             let path = (database.directory as NSString).appendingPathComponent(file.name)
             let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
-            return DefinitionsManifest.File(name: file.name, sha256: try DefinitionsManifest.sha256(ofFileAt: path), size: size, version: file.version)
+            return DefinitionsManifest.File(
+                name: file.name, sha256: try DefinitionsManifest.sha256(ofFileAt: path), size: size, version: file.version)
         }
     }
 
@@ -98,7 +102,8 @@ public struct DefinitionsBucket: Sendable {
             version: version, publishedAt: now, databaseTime: database.newestBuildTime,
             signatureCount: database.signatureCount, files: stored, proofKey: DefinitionsManifest.makeProofKey()
         )
-        _ = try await store.putObject(bucket: bucket, key: prefix + "manifest.json", data: try manifest.encoded(), contentType: "application/json", tags: [])
+        _ = try await store.putObject(
+            bucket: bucket, key: prefix + "manifest.json", data: try manifest.encoded(), contentType: "application/json", tags: [])
         logger.notice("definitions published", metadata: ["definitions": "\(version)", "uploaded": "\(uploaded)"])
         return Publication(manifest: manifest, uploaded: uploaded, manifestWritten: true)
     }

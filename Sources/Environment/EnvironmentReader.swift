@@ -53,7 +53,9 @@ public struct EnvironmentReader: Sendable {
     }
 
     /// A whole number within `range`, or the default when unset.
-    public func integer<T: FixedWidthInteger & Sendable>(_ name: String, default defaultValue: T, in range: ClosedRange<T>) throws(ConfigurationError) -> T {
+    public func integer<T: FixedWidthInteger & Sendable>(_ name: String, default defaultValue: T, in range: ClosedRange<T>) throws(ConfigurationError)
+        -> T
+    {
         guard let value = optional(name) else { return defaultValue }
         guard let number = T(value) else { throw ConfigurationError(name, "must be a whole number, got \"\(value)\"") }
         guard range.contains(number) else {

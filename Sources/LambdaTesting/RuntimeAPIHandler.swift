@@ -153,7 +153,9 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
                 // What Lambda reports to the caller when a response is over the limit.
                 .error(
                     type: "Function.ResponseSizeTooLarge",
-                    body: Array(#"{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291456 bytes).","errorType":"Function.ResponseSizeTooLarge"}"#.utf8))
+                    body: Array(
+                        #"{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291456 bytes).","errorType":"Function.ResponseSizeTooLarge"}"#
+                            .utf8))
             } else if isError {
                 .error(type: request.headers.first(name: "Lambda-Runtime-Function-Error-Type"), body: Array(body.readableBytesView))
             } else {

@@ -30,7 +30,8 @@ final class ArchiveHandle {
         let count = archive_filter_count(handle)
         return (0..<count).reversed().compactMap { index in
             guard archive_filter_code(handle, index) != ARCHIVE_FILTER_NONE,
-                  let name = archive_filter_name(handle, index) else { return nil }
+                let name = archive_filter_name(handle, index)
+            else { return nil }
             return String(cString: name)
         }
     }

@@ -67,9 +67,10 @@ public enum Unpacker {
                 let entries = try reading.read(handle, view: view, fixedName: streamName)
                 if reading.stopped { break }
                 if view == ReadingView.archives[0], let declared = ZipDirectory.declaredEntryCount(path: path), declared > entries {
-                    reading.problems.append(UnpackProblem(
-                        .unreadable, "the zip declares \(declared) entries in its central directory, but only \(entries) could be read"
-                    ))
+                    reading.problems.append(
+                        UnpackProblem(
+                            .unreadable, "the zip declares \(declared) entries in its central directory, but only \(entries) could be read"
+                        ))
                 }
             }
             return reading.problems
@@ -108,9 +109,10 @@ public enum Unpacker {
                     continue
                 }
                 if let declared = entry.declaredSize, declared > budget.limits.maxMemberSize {
-                    problems.append(UnpackProblem(
-                        .oversized, "member \(name) is \(declared) bytes, over the max file size (\(budget.limits.maxMemberSize))", member: name
-                    ))
+                    problems.append(
+                        UnpackProblem(
+                            .oversized, "member \(name) is \(declared) bytes, over the max file size (\(budget.limits.maxMemberSize))", member: name
+                        ))
                     continue
                 }
                 budget.members += 1
@@ -166,15 +168,17 @@ public enum Unpacker {
                 }
                 let newEnd = block.offset + Int64(block.bytes.count)
                 guard newEnd <= budget.limits.maxMemberSize else {
-                    problems.append(UnpackProblem(
-                        .oversized, "member \(name) is larger than the max file size (\(budget.limits.maxMemberSize))", member: name
-                    ))
+                    problems.append(
+                        UnpackProblem(
+                            .oversized, "member \(name) is larger than the max file size (\(budget.limits.maxMemberSize))", member: name
+                        ))
                     return nil
                 }
                 guard budget.bytes + (newEnd - end) <= budget.limits.maxTotalBytes else {
-                    stop(UnpackProblem(
-                        .limitReached, "unpacking member \(name) goes over the max scan size (\(budget.limits.maxTotalBytes))", member: name
-                    ))
+                    stop(
+                        UnpackProblem(
+                            .limitReached, "unpacking member \(name) goes over the max scan size (\(budget.limits.maxTotalBytes))", member: name
+                        ))
                     return nil
                 }
                 // A hole (sparse file) reads as zeros: hash it so that equal content has an equal digest.
@@ -187,18 +191,20 @@ public enum Unpacker {
             // A sparse file may end in a hole, which no block covers.
             if entry.isSparse, let declared = entry.declaredSize, declared > end {
                 guard declared <= budget.limits.maxMemberSize, budget.draw(bytes: declared - end) else {
-                    problems.append(UnpackProblem(
-                        .oversized, "member \(name) is larger than the limits allow (\(declared) bytes)", member: name
-                    ))
+                    problems.append(
+                        UnpackProblem(
+                            .oversized, "member \(name) is larger than the limits allow (\(declared) bytes)", member: name
+                        ))
                     return nil
                 }
                 hashZeros(count: declared - end, into: &hasher)
                 end = declared
             }
             if let declared = entry.declaredSize, declared != end {
-                problems.append(UnpackProblem(
-                    .unreadable, "member \(name) declares \(declared) bytes but \(end) were unpacked", member: name
-                ))
+                problems.append(
+                    UnpackProblem(
+                        .unreadable, "member \(name) declares \(declared) bytes but \(end) were unpacked", member: name
+                    ))
                 return nil
             }
             if ftruncate(descriptor, off_t(end)) != 0 {
@@ -251,9 +257,11 @@ public struct UnpackedMember: Sendable {
     public let digest: ContentDigest
 
     static func displayName(_ raw: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(raw.unicodeScalars.map { scalar in
-            scalar.value < 0x20 || scalar.value == 0x7F ? "?" : scalar
-        }))
+        let cleaned = String(
+            String.UnicodeScalarView(
+                raw.unicodeScalars.map { scalar in
+                    scalar.value < 0x20 || scalar.value == 0x7F ? "?" : scalar
+                }))
         return cleaned.count <= 200 ? cleaned : "…" + cleaned.suffix(199)
     }
 }

@@ -12,7 +12,8 @@ enum ZipDirectory {
         // The record is 22 bytes plus a comment of at most 65,535 bytes, at the very end.
         let tailLength = min(size, 22 + 65_535)
         guard (try? file.seek(toOffset: size - tailLength)) != nil,
-              let tail = try? file.readToEnd(), tail.count == Int(tailLength) else { return nil }
+            let tail = try? file.readToEnd(), tail.count == Int(tailLength)
+        else { return nil }
         let bytes = [UInt8](tail)
 
         var index = bytes.count - 22
@@ -36,10 +37,12 @@ enum ZipDirectory {
     private static func zip64EntryCount(file: FileHandle, bytes: [UInt8], eocdIndex: Int, recordOffset: UInt64) -> UInt64? {
         let locator = eocdIndex - 20
         guard locator >= 0, bytes[locator] == 0x50, bytes[locator + 1] == 0x4B,
-              bytes[locator + 2] == 0x06, bytes[locator + 3] == 0x07 else { return nil }
+            bytes[locator + 2] == 0x06, bytes[locator + 3] == 0x07
+        else { return nil }
         let offset = littleEndian64(bytes, locator + 8)
         guard offset < recordOffset, (try? file.seek(toOffset: offset)) != nil,
-              let record = try? file.read(upToCount: 56), record.count == 56 else { return nil }
+            let record = try? file.read(upToCount: 56), record.count == 56
+        else { return nil }
         let fields = [UInt8](record)
         guard fields[0] == 0x50, fields[1] == 0x4B, fields[2] == 0x06, fields[3] == 0x06 else { return nil }
         return littleEndian64(fields, 32)

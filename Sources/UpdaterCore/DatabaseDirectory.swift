@@ -45,7 +45,7 @@ enum DatabaseDirectory {
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-                  attributes[.type] as? FileAttributeType == .typeRegular
+                attributes[.type] as? FileAttributeType == .typeRegular
             else { continue }
             result[name] = Fingerprint(
                 size: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
@@ -127,7 +127,7 @@ enum DatabaseDirectory {
     /// to 512 bytes); `nil` for other files or a header that does not parse.
     static func signedDatabaseVersion(atPath path: String) -> Int? {
         guard ["cvd", "cld", "cud"].contains((path as NSString).pathExtension.lowercased()),
-              let handle = FileHandle(forReadingAtPath: path)
+            let handle = FileHandle(forReadingAtPath: path)
         else { return nil }
         defer { try? handle.close() }
         guard let header = try? handle.read(upToCount: 512) else { return nil }

@@ -97,7 +97,9 @@ public struct DefinitionUpdater: Sendable {
     public static let stagingFolder = "staging"
 
     /// Creates an updater.
-    public init(configuration: UpdaterConfiguration, engineOptions: EngineOptions = EngineOptions(), logger: Logger = Logger(label: "definition-updater")) {
+    public init(
+        configuration: UpdaterConfiguration, engineOptions: EngineOptions = EngineOptions(), logger: Logger = Logger(label: "definition-updater")
+    ) {
         self.configuration = configuration
         self.validator = DatabaseValidator(canaryFile: configuration.canaryFile, engineOptions: engineOptions)
         self.logger = logger
@@ -114,7 +116,9 @@ public struct DefinitionUpdater: Sendable {
     ///   - now: the time the guard compares with.
     /// - Throws: ``UpdateFailure`` only when the working directory cannot be prepared; every
     ///   freshclam or validation failure is an ``UpdateOutcome/failed(_:)`` outcome.
-    public func run(in workingDirectory: String, state: UpdaterState, publishedVersions: [String: Int], now: Date = Date()) async throws -> UpdateReport {
+    public func run(in workingDirectory: String, state: UpdaterState, publishedVersions: [String: Int], now: Date = Date()) async throws
+        -> UpdateReport
+    {
         let database = (workingDirectory as NSString).appendingPathComponent(Self.databaseFolder)
         let staging = (workingDirectory as NSString).appendingPathComponent(Self.stagingFolder)
         try DatabaseDirectory.create(database)
@@ -176,7 +180,8 @@ public struct DefinitionUpdater: Sendable {
             outcome = .upToDate
         case .updated:
             do {
-                info = try await validator.validate(databaseDirectory: staging, publishedVersions: publishedVersions, scratchDirectory: workingDirectory)
+                info = try await validator.validate(
+                    databaseDirectory: staging, publishedVersions: publishedVersions, scratchDirectory: workingDirectory)
                 outcome = .updated
             } catch let failure as UpdateFailure {
                 outcome = .failed(failure)
@@ -202,7 +207,8 @@ public struct DefinitionUpdater: Sendable {
         case .failed(let failure):
             logger.info("definition update failed", metadata: ["reason": "\(failure.reason.rawValue)", "message": "\(failure.message)"])
         }
-        return try report(outcome, freshclam: freshclamOutcome, upload: upload, delete: delete, database: database, info: info, state: newState, run: run)
+        return try report(
+            outcome, freshclam: freshclamOutcome, upload: upload, delete: delete, database: database, info: info, state: newState, run: run)
     }
 
     private func report(

@@ -83,7 +83,8 @@ public struct FreshclamRunner: Sendable {
         for await code in terminations { status = code }
         watchdog.cancel()
 
-        let output = (try? String(contentsOfFile: logFile, encoding: .utf8))
+        let output =
+            (try? String(contentsOfFile: logFile, encoding: .utf8))
             ?? String(decoding: FileManager.default.contents(atPath: logFile) ?? Data(), as: UTF8.self)
         return Run(exitCode: status, output: output, timedOut: timedOut.withLock { $0 })
     }

@@ -1,7 +1,7 @@
 import BusEvents
 import ClamAV
-import Environment
 import Definitions
+import Environment
 import Foundation
 
 /// The definition updater's settings, read once at start-up from the environment
@@ -101,7 +101,8 @@ public struct UpdaterConfiguration: Sendable, Equatable, Encodable {
         freshclamPath = reader.optional("FRESHCLAM_PATH") ?? "freshclam"
         freshclamMaxAttempts = try reader.integer("FRESHCLAM_MAX_ATTEMPTS", default: 3, in: 1...100)
         canaryFile = reader.optional("CANARY_FILE")
-        workDirectory = reader.optional("UPDATER_WORK_DIRECTORY") ?? (reader.temporaryDirectory as NSString).appendingPathComponent("definition-updater")
+        workDirectory =
+            reader.optional("UPDATER_WORK_DIRECTORY") ?? (reader.temporaryDirectory as NSString).appendingPathComponent("definition-updater")
 
         if !officialDatabases && customURLs.isEmpty {
             throw ConfigurationError(
@@ -114,7 +115,7 @@ public struct UpdaterConfiguration: Sendable, Equatable, Encodable {
     private static func mirror(_ value: String, variable: String) throws(ConfigurationError) -> String {
         if value.contains("://") {
             guard let url = URL(string: value), let scheme = url.scheme?.lowercased(),
-                  ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
+                ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
             else {
                 throw ConfigurationError(variable, "\"\(value)\" is not an http or https URL")
             }
@@ -131,7 +132,7 @@ public struct UpdaterConfiguration: Sendable, Equatable, Encodable {
     /// component must be a file name libclamav loads.
     private static func customURL(_ value: String) throws(ConfigurationError) -> URL {
         guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else {
             throw ConfigurationError("CLAMAV_CUSTOM_URLS", "\"\(value)\" is not an http or https URL")
         }

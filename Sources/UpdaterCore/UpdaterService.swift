@@ -1,10 +1,10 @@
 import AWSClients
 import AsyncHTTPClient
+import BusEvents
 import ClamAV
+import Definitions
 import Foundation
 import Logging
-import Definitions
-import BusEvents
 
 /// What the updater keeps in the definitions bucket between runs, beside `freshclam.dat`:
 /// its own state and the modification time of each database file (freshclam sends it as
@@ -72,11 +72,13 @@ public struct UpdaterService: Sendable {
 
     /// Builds the service on a store and a publisher the caller made (tests use an in-memory
     /// store); `httpClient`, when given, is shut down by ``shutdown()``.
-    public init(configuration: UpdaterConfiguration, store: any ObjectStore, events: EventBusPublisher, httpClient: HTTPClient? = nil, logger: Logger) {
+    public init(configuration: UpdaterConfiguration, store: any ObjectStore, events: EventBusPublisher, httpClient: HTTPClient? = nil, logger: Logger)
+    {
         self.configuration = configuration
         self.store = store
         self.events = events
-        self.bucket = DefinitionsBucket(store: store, bucket: configuration.definitions.bucket, prefix: configuration.definitions.prefix, logger: logger)
+        self.bucket = DefinitionsBucket(
+            store: store, bucket: configuration.definitions.bucket, prefix: configuration.definitions.prefix, logger: logger)
         self.updater = DefinitionUpdater(configuration: configuration, logger: logger)
         self.httpClient = httpClient
         self.logger = logger
@@ -103,11 +105,13 @@ public struct UpdaterService: Sendable {
         )
         let publication = try await bucket.publish(database, now: now)
         if publication.manifestWritten {
-            await events.publish(.definitionsUpdated, DefinitionsUpdatedDetail(
-                version: publication.manifest.version, previousVersion: previous?.version,
-                signatureCount: publication.manifest.signatureCount, publishedAt: publication.manifest.publishedAt,
-                uploaded: publication.uploaded
-            ))
+            await events.publish(
+                .definitionsUpdated,
+                DefinitionsUpdatedDetail(
+                    version: publication.manifest.version, previousVersion: previous?.version,
+                    signatureCount: publication.manifest.signatureCount, publishedAt: publication.manifest.publishedAt,
+                    uploaded: publication.uploaded
+                ))
         }
         return publication
     }
@@ -136,9 +140,11 @@ public struct UpdaterService: Sendable {
             report = try await updater.run(in: workDirectory, state: stored.state, publishedVersions: Self.versions(of: manifest), now: now)
         } catch let failure as UpdateFailure {
             logger.error("definition update failed", metadata: ["reason": "\(failure.reason.rawValue)", "message": "\(failure.message)"])
-            await events.publish(.definitionsUpdateFailed, DefinitionsUpdateFailedDetail(
-                reason: failure.reason.rawValue, message: failure.message, retryAfter: failure.retryAfter, activeVersion: manifest?.version
-            ))
+            await events.publish(
+                .definitionsUpdateFailed,
+                DefinitionsUpdateFailedDetail(
+                    reason: failure.reason.rawValue, message: failure.message, retryAfter: failure.retryAfter, activeVersion: manifest?.version
+                ))
             return UpdateRunSummary(outcome: .failed(failure), message: failure.message, publishedVersion: manifest?.version, uploaded: [])
         }
         stored.state = report.state
@@ -159,9 +165,11 @@ public struct UpdaterService: Sendable {
                 do {
                     _ = try await store.deleteObject(bucket: bucket.bucket, key: bucket.prefix + name, versionID: nil, ifMatch: nil)
                 } catch {
-                    logger.warning("cannot delete a database file the manifest no longer lists", metadata: [
-                        "file": "\(bucket.prefix + name)", "error": "\(error)",
-                    ])
+                    logger.warning(
+                        "cannot delete a database file the manifest no longer lists",
+                        metadata: [
+                            "file": "\(bucket.prefix + name)", "error": "\(error)",
+                        ])
                 }
             }
             stored.modificationTimes = Dictionary(report.files.map { ($0.name, $0.modificationTime) }) { _, last in last }
@@ -170,11 +178,13 @@ public struct UpdaterService: Sendable {
             let outcome = publication.manifestWritten ? report.outcome : UpdateOutcome.upToDate
             summary = UpdateRunSummary(outcome: outcome, message: nil, publishedVersion: publication.manifest.version, uploaded: uploaded)
             if publication.manifestWritten {
-                await events.publish(.definitionsUpdated, DefinitionsUpdatedDetail(
-                    version: publication.manifest.version, previousVersion: manifest?.version,
-                    signatureCount: publication.manifest.signatureCount, publishedAt: publication.manifest.publishedAt,
-                    uploaded: uploaded
-                ))
+                await events.publish(
+                    .definitionsUpdated,
+                    DefinitionsUpdatedDetail(
+                        version: publication.manifest.version, previousVersion: manifest?.version,
+                        signatureCount: publication.manifest.signatureCount, publishedAt: publication.manifest.publishedAt,
+                        uploaded: uploaded
+                    ))
             }
         case .upToDate:
             uploaded = try await uploadState(report)
@@ -184,14 +194,18 @@ public struct UpdaterService: Sendable {
             uploaded = try await uploadState(report)
             try await saveState(stored)
             summary = UpdateRunSummary(outcome: report.outcome, message: failure.message, publishedVersion: manifest?.version, uploaded: uploaded)
-            await events.publish(.definitionsUpdateFailed, DefinitionsUpdateFailedDetail(
-                reason: report.outcome.code, message: failure.message, retryAfter: failure.retryAfter,
-                activeVersion: manifest?.version
-            ))
+            await events.publish(
+                .definitionsUpdateFailed,
+                DefinitionsUpdateFailedDetail(
+                    reason: report.outcome.code, message: failure.message, retryAfter: failure.retryAfter,
+                    activeVersion: manifest?.version
+                ))
         }
-        logger.notice("update finished", metadata: [
-            "outcome": "\(summary.outcome.code)", "definitions": "\(summary.publishedVersion ?? "none")", "uploaded": "\(uploaded)",
-        ])
+        logger.notice(
+            "update finished",
+            metadata: [
+                "outcome": "\(summary.outcome.code)", "definitions": "\(summary.publishedVersion ?? "none")", "uploaded": "\(uploaded)",
+            ])
         return summary
     }
 
@@ -219,9 +233,11 @@ public struct UpdaterService: Sendable {
 
     private func loadState() async throws -> StoredUpdaterState {
         do {
-            guard case .modified(let data, _) = try await store.getObject(
-                bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, versionID: nil, ifNoneMatch: nil, maxSize: 1 << 20
-            ) else { return StoredUpdaterState() }
+            guard
+                case .modified(let data, _) = try await store.getObject(
+                    bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, versionID: nil, ifNoneMatch: nil, maxSize: 1 << 20
+                )
+            else { return StoredUpdaterState() }
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             return try decoder.decode(StoredUpdaterState.self, from: data)
@@ -238,7 +254,8 @@ public struct UpdaterService: Sendable {
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         _ = try await store.putObject(
-            bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, data: try encoder.encode(stored), contentType: "application/json", tags: []
+            bucket: bucket.bucket, key: bucket.prefix + StoredUpdaterState.fileName, data: try encoder.encode(stored),
+            contentType: "application/json", tags: []
         )
     }
 }

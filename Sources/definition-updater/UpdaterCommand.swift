@@ -1,5 +1,5 @@
-import ArgumentParser
 import AWSClients
+import ArgumentParser
 import Environment
 import Foundation
 import Lambda

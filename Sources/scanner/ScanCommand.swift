@@ -41,9 +41,11 @@ struct ScanCommand: AsyncParsableCommand {
     var paths: [String]
 
     func validate() throws {
-        for (name, value) in [("--max-file-size", maxFileSize), ("--max-scan-size", maxScanSize),
-                              ("--max-files", Int64(maxFiles)), ("--max-recursion", Int64(maxRecursion)),
-                              ("--concurrency", Int64(concurrency))] where value <= 0 {
+        for (name, value) in [
+            ("--max-file-size", maxFileSize), ("--max-scan-size", maxScanSize),
+            ("--max-files", Int64(maxFiles)), ("--max-recursion", Int64(maxRecursion)),
+            ("--concurrency", Int64(concurrency)),
+        ] where value <= 0 {
             throw ValidationError("\(name) must be positive, got \(value)")
         }
     }
@@ -127,8 +129,9 @@ private struct ScanReport {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = Line(path: item.path, verdict: item.result.verdict.rawValue,
-                        signature: item.result.signature, reason: item.result.reason)
+        let line = Line(
+            path: item.path, verdict: item.result.verdict.rawValue,
+            signature: item.result.signature, reason: item.result.reason)
         // Encoding strings cannot fail; a failure here would be a bug in Foundation.
         return String(decoding: try! encoder.encode(line), as: UTF8.self)
     }

@@ -104,9 +104,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a received message stays invisible; extended while it is scanned.")
     var visibilityTimeout: Int = 60
 
-    @Option(name: .long, help: ArgumentHelp(
-        "For a queue without a redrive policy: where a message goes after --max-receives failed receives.", valueName: "URL"
-    ))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For a queue without a redrive policy: where a message goes after --max-receives failed receives.", valueName: "URL"
+        ))
     var deadLetterQueueURL: String?
 
     @Option(name: .long, help: "Failed receives before the worker moves a message to --dead-letter-queue-url.")
@@ -130,9 +132,11 @@ struct WorkerCommand: AsyncParsableCommand {
         if try await !SQSWorker.hasRedrivePolicy(queueURL: queueURL, sqs: service.sqs) {
             guard let deadLetterQueueURL else {
                 try await service.shutdown()
-                FileHandle.standardError.write(Data(
-                    "scanner: \(queueURL) has no redrive policy: give --dead-letter-queue-url (or set one), or a message that keeps failing would be retried forever\n".utf8
-                ))
+                FileHandle.standardError.write(
+                    Data(
+                        "scanner: \(queueURL) has no redrive policy: give --dead-letter-queue-url (or set one), or a message that keeps failing would be retried forever\n"
+                            .utf8
+                    ))
                 throw ExitCode(2)
             }
             deadLettering = SQSWorker.DeadLettering(queueURL: deadLetterQueueURL, maxReceives: maxReceives)

@@ -13,21 +13,30 @@ import Testing
 @Suite struct FaultInjectionTests {
     static let fastRetries = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(5), maxDelay: .milliseconds(50), maxTotalTime: .seconds(30))
 
-    func makeS3(_ httpClient: HTTPClient, _ server: TestHTTPServer, retry: RetryPolicy = fastRetries,
-                transfer: S3TransferOptions = S3TransferOptions(downloadThreshold: 1 << 20, downloadPartSize: 256 << 10, downloadConcurrency: 4)) throws -> S3Client {
-        let settings = try AWSSettings(environment: ["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET",
-                                                     "AWS_ENDPOINT_URL_S3": server.endpoint])
-        return S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
-                        httpClient: httpClient, retryPolicy: retry, transferOptions: transfer)
+    func makeS3(
+        _ httpClient: HTTPClient, _ server: TestHTTPServer, retry: RetryPolicy = fastRetries,
+        transfer: S3TransferOptions = S3TransferOptions(downloadThreshold: 1 << 20, downloadPartSize: 256 << 10, downloadConcurrency: 4)
+    ) throws -> S3Client {
+        let settings = try AWSSettings(environment: [
+            "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET",
+            "AWS_ENDPOINT_URL_S3": server.endpoint,
+        ])
+        return S3Client(
+            settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
+            httpClient: httpClient, retryPolicy: retry, transferOptions: transfer)
     }
 
     /// Serves one object with HEAD, GET and Range; `fault` may replace any answer.
-    static func objectServer(_ data: Data, checksum: String? = nil, headChecksum: String? = nil,
-                             fault: @escaping @Sendable (TestHTTPServer.Request, Int) -> TestHTTPServer.Action? = { _, _ in nil }) async throws -> TestHTTPServer {
+    static func objectServer(
+        _ data: Data, checksum: String? = nil, headChecksum: String? = nil,
+        fault: @escaping @Sendable (TestHTTPServer.Request, Int) -> TestHTTPServer.Action? = { _, _ in nil }
+    ) async throws -> TestHTTPServer {
         let bytes = ByteBuffer(bytes: data)
         return try await TestHTTPServer { request, index in
             if let action = fault(request, index) { return action }
-            var headers: [(String, String)] = [("ETag", "\"etag-1\""), ("x-amz-version-id", "v1"), ("Last-Modified", "Fri, 24 May 2013 00:00:00 GMT")]
+            var headers: [(String, String)] = [
+                ("ETag", "\"etag-1\""), ("x-amz-version-id", "v1"), ("Last-Modified", "Fri, 24 May 2013 00:00:00 GMT"),
+            ]
             if request.method == .HEAD {
                 headers.append(("Content-Length", String(data.count)))
                 if let headChecksum { headers.append(("x-amz-checksum-crc32", headChecksum)) }
@@ -44,7 +53,10 @@ import Testing
         }
     }
 
-    static let slowDown = ByteBuffer(string: "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>REQ503</RequestId></Error>")
+    static let slowDown = ByteBuffer(
+        string:
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>REQ503</RequestId></Error>"
+    )
 
     @Test func retriesSlowDownThenSucceeds() async throws {
         let data = testBytes(count: 5000)
@@ -58,7 +70,7 @@ import Testing
                 #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/f")) == data)
             }
         }
-        #expect(server.received.count == 4) // 2 × 503, HEAD, GET
+        #expect(server.received.count == 4)  // 2 × 503, HEAD, GET
         try await server.shutdown()
     }
 
@@ -84,9 +96,14 @@ import Testing
         let getCount = Mutex(0)
         let server = try await Self.objectServer(data) { request, _ in
             guard request.method == .GET else { return nil }
-            let count = getCount.withLock { $0 += 1; return $0 }
-            return count == 1 ? .truncate(status: .ok, headers: [("ETag", "\"etag-1\"")], announced: data.count,
-                                          body: ByteBuffer(bytes: data.prefix(100_000))) : nil
+            let count = getCount.withLock {
+                $0 += 1
+                return $0
+            }
+            return count == 1
+                ? .truncate(
+                    status: .ok, headers: [("ETag", "\"etag-1\"")], announced: data.count,
+                    body: ByteBuffer(bytes: data.prefix(100_000))) : nil
         }
         try await withHTTPClient { httpClient in
             try await withTemporaryDirectory { directory in
@@ -104,16 +121,20 @@ import Testing
     /// point is exact; an RST may drop some in flight.
     @Test(arguments: [true, false])
     func rangeBrokenMidBodyResumesWhereItStopped(reset: Bool) async throws {
-        let data = testBytes(count: 3 << 20) // 12 ranges of 256 KiB
+        let data = testBytes(count: 3 << 20)  // 12 ranges of 256 KiB
         let resets = Mutex(0)
         let server = try await Self.objectServer(data) { request, _ in
             // Reset the connection of the range that starts at 1 MiB, once, after 200,000 bytes... more than 1 write of 64 KiB.
             guard request.headers.first(name: "Range") == "bytes=1048576-1310719" else { return nil }
-            let first = resets.withLock { $0 += 1; return $0 == 1 }
+            let first = resets.withLock {
+                $0 += 1
+                return $0 == 1
+            }
             guard first else { return nil }
             let headers = [("Content-Range", "bytes 1048576-1310719/\(data.count)"), ("ETag", "\"etag-1\"")]
             let partial = ByteBuffer(bytes: data[1_048_576..<(1_048_576 + 200_000)])
-            return reset ? .reset(status: .partialContent, headers: headers, announced: 262_144, body: partial)
+            return reset
+                ? .reset(status: .partialContent, headers: headers, announced: 262_144, body: partial)
                 : .truncate(status: .partialContent, headers: headers, announced: 262_144, body: partial)
         }
         try await withHTTPClient { httpClient in
@@ -143,8 +164,9 @@ import Testing
         let data = testBytes(count: 3 << 20)
         let server = try await Self.objectServer(data) { request, _ in
             guard let range = request.headers.first(name: "Range"), range.hasPrefix("bytes=2") else { return nil }
-            return .truncate(status: .partialContent, headers: [("Content-Range", "bytes \(range.dropFirst(6))/\(data.count)")],
-                             announced: 262_144, body: ByteBuffer(bytes: Data(count: 10)))
+            return .truncate(
+                status: .partialContent, headers: [("Content-Range", "bytes \(range.dropFirst(6))/\(data.count)")],
+                announced: 262_144, body: ByteBuffer(bytes: Data(count: 10)))
         }
         try await withHTTPClient { httpClient in
             try await withTemporaryDirectory { directory in
@@ -175,7 +197,7 @@ import Testing
                 #expect(inMemory != nil)
             }
         }
-        #expect(server.received.filter { $0.method == .GET }.count == 8) // 4 attempts each
+        #expect(server.received.filter { $0.method == .GET }.count == 8)  // 4 attempts each
         try await server.shutdown()
     }
 
@@ -209,7 +231,7 @@ import Testing
     }
 
     @Test func rangedDownloadIsCheckedAgainstTheFullObjectChecksum() async throws {
-        let data = testBytes(count: 2 << 20) // 8 ranges
+        let data = testBytes(count: 2 << 20)  // 8 ranges
         for (announced, shouldPass) in [(ChecksumProbe.crc32(data), true), ("AAAAAA==", false)] {
             let server = try await Self.objectServer(data, headChecksum: announced)
             try await withHTTPClient { httpClient in
@@ -240,19 +262,26 @@ import Testing
             // First call: entry 1 throttled (retryable), entry 2 invalid (not retryable). Later calls: all accepted.
             var results: [[String: String]] = []
             for position in entries.indices {
-                if index == 0 && position == 1 { results.append(["ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"]) }
-                else if index == 0 && position == 2 { results.append(["ErrorCode": "ValidationException", "ErrorMessage": "bad detail"]) }
-                else { results.append(["EventId": "id-\(index)-\(position)"]) }
+                if index == 0 && position == 1 {
+                    results.append(["ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"])
+                } else if index == 0 && position == 2 {
+                    results.append(["ErrorCode": "ValidationException", "ErrorMessage": "bad detail"])
+                } else {
+                    results.append(["EventId": "id-\(index)-\(position)"])
+                }
             }
             let failed = results.filter { $0["ErrorCode"] != nil }.count
             let body = try! JSONSerialization.data(withJSONObject: ["FailedEntryCount": failed, "Entries": results])
             return .respond(status: .ok, headers: [("Content-Type", "application/x-amz-json-1.1")], body: ByteBuffer(bytes: body))
         }
         try await withHTTPClient { httpClient in
-            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
-                                                         "AWS_ENDPOINT_URL_EVENTBRIDGE": server.endpoint])
-            let client = EventBridgeClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
-                                           httpClient: httpClient, retryPolicy: Self.fastRetries)
+            let settings = try AWSSettings(environment: [
+                "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": server.endpoint,
+            ])
+            let client = EventBridgeClient(
+                settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
+                httpClient: httpClient, retryPolicy: Self.fastRetries)
             let entries = (0..<4).map { EventBridgeEntry(eventBusName: "bus", source: "s", detailType: "d", detail: "{\"n\":\($0)}") }
             let error = await #expect(throws: EventBridgePutEventsError.self) { try await client.putEvents(entries) }
             #expect(error?.failures == [.init(index: 2, errorCode: "ValidationException", errorMessage: "bad detail")])
@@ -265,13 +294,17 @@ import Testing
 
     @Test func sqsBatchPartialFailureNamesTheHandles() async throws {
         let server = try await TestHTTPServer { request, _ in
-            let body = #"{"Successful":[{"Id":"m0"}],"Failed":[{"Id":"m1","Code":"ReceiptHandleIsInvalid","Message":"bad handle","SenderFault":true}]}"#
+            let body =
+                #"{"Successful":[{"Id":"m0"}],"Failed":[{"Id":"m1","Code":"ReceiptHandleIsInvalid","Message":"bad handle","SenderFault":true}]}"#
             return .respond(status: .ok, headers: [("Content-Type", "application/x-amz-json-1.0")], body: ByteBuffer(string: body))
         }
         try await withHTTPClient { httpClient in
-            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
-                                                         "AWS_ENDPOINT_URL_SQS": server.endpoint])
-            let sqs = SQSClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            let settings = try AWSSettings(environment: [
+                "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
+                "AWS_ENDPOINT_URL_SQS": server.endpoint,
+            ])
+            let sqs = SQSClient(
+                settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
             let error = await #expect(throws: SQSBatchError.self) { try await sqs.deleteMessageBatch(queueURL: "q", receiptHandles: ["h0", "h1"]) }
             #expect(error?.failures == [.init(receiptHandle: "h1", code: "ReceiptHandleIsInvalid", message: "bad handle", senderFault: true)])
         }
@@ -290,9 +323,12 @@ import Testing
             return .respond(status: .ok, headers: [("ETag", "\"e\""), ("Content-Length", "3")], body: ByteBuffer())
         }
         try await withHTTPClient { httpClient in
-            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.endpoint)/creds",
-                                                         "AWS_ENDPOINT_URL": server.endpoint])
-            let s3 = S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            let settings = try AWSSettings(environment: [
+                "AWS_REGION": "eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.endpoint)/creds",
+                "AWS_ENDPOINT_URL": server.endpoint,
+            ])
+            let s3 = S3Client(
+                settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
             #expect(try await s3.headObject(bucket: "b", key: "a b").size == 3)
         }
         let head = try #require(server.received.last)
@@ -308,17 +344,22 @@ import Testing
 
     @Test func jsonErrorsAreDecoded() async throws {
         let server = try await TestHTTPServer { _, _ in
-            .respond(status: .badRequest, headers: [("x-amzn-RequestId", "JSON-REQ"), ("Content-Type", "application/x-amz-json-1.0")],
-                     body: ByteBuffer(string: #"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#))
+            .respond(
+                status: .badRequest, headers: [("x-amzn-RequestId", "JSON-REQ"), ("Content-Type", "application/x-amz-json-1.0")],
+                body: ByteBuffer(string: #"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#))
         }
         try await withHTTPClient { httpClient in
-            let settings = try AWSSettings(environment: ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
-                                                         "AWS_ENDPOINT_URL_SQS": server.endpoint])
-            let sqs = SQSClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
+            let settings = try AWSSettings(environment: [
+                "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S",
+                "AWS_ENDPOINT_URL_SQS": server.endpoint,
+            ])
+            let sqs = SQSClient(
+                settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient), httpClient: httpClient)
             let error = await #expect(throws: AWSError.self) { try await sqs.receiveMessages(queueURL: "q", waitTimeSeconds: 0) }
-            #expect(error == AWSError(code: "QueueDoesNotExist", message: "The specified queue does not exist.", requestID: "JSON-REQ", statusCode: 400))
+            #expect(
+                error == AWSError(code: "QueueDoesNotExist", message: "The specified queue does not exist.", requestID: "JSON-REQ", statusCode: 400))
         }
-        #expect(server.received.count == 1) // a 400 is not retried
+        #expect(server.received.count == 1)  // a 400 is not retried
         try await server.shutdown()
     }
 }

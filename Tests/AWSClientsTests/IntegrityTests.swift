@@ -58,7 +58,8 @@ import Testing
                 let parts = zip(object.partRanges.indices, object.partRanges).map { number, range in
                     "<Part><PartNumber>\(number + 1)</PartNumber><Size>\(range.count)</Size><ChecksumCRC32>\(object.partChecksums[number])</ChecksumCRC32></Part>"
                 }.joined()
-                let xml = "<GetObjectAttributesResponse><ObjectParts><TotalPartsCount>\(object.partRanges.count)</TotalPartsCount><IsTruncated>false</IsTruncated>\(parts)</ObjectParts></GetObjectAttributesResponse>"
+                let xml =
+                    "<GetObjectAttributesResponse><ObjectParts><TotalPartsCount>\(object.partRanges.count)</TotalPartsCount><IsTruncated>false</IsTruncated>\(parts)</ObjectParts></GetObjectAttributesResponse>"
                 return .respond(status: .ok, headers: headers, body: ByteBuffer(string: xml))
             }
             if request.method == .HEAD {
@@ -86,8 +87,10 @@ import Testing
         }
     }
 
-    func download(_ object: StoredObject, retries: RetryPolicy = FaultInjectionTests.fastRetries,
-                  corrupt: @escaping @Sendable (TestHTTPServer.Request, Int) -> Bool) async throws -> (Result<Data, any Error>, [TestHTTPServer.Request]) {
+    func download(
+        _ object: StoredObject, retries: RetryPolicy = FaultInjectionTests.fastRetries,
+        corrupt: @escaping @Sendable (TestHTTPServer.Request, Int) -> Bool
+    ) async throws -> (Result<Data, any Error>, [TestHTTPServer.Request]) {
         let server = try await Self.server(object, corrupt: corrupt)
         let result: Result<Data, any Error> = try await withHTTPClient { httpClient in
             try await withTemporaryDirectory { directory in
@@ -130,7 +133,11 @@ import Testing
         // Only the first GET (or the first range) is wrong.
         let first = Mutex(true)
         let (result, _) = try await download(object) { request, _ in
-            Self.isGet(request) && first.withLock { flag in defer { flag = false }; return flag }
+            Self.isGet(request)
+                && first.withLock { flag in
+                    defer { flag = false }
+                    return flag
+                }
         }
         #expect(try result.get() == object.data)
     }
@@ -159,7 +166,11 @@ import Testing
         let third = "bytes=\(object.partRanges[2].lowerBound)-"
         let once = Mutex(true)
         let (retried, retriedRequests) = try await download(object) { request, _ in
-            (request.headers.first(name: "Range")?.hasPrefix(third) ?? false) && once.withLock { flag in defer { flag = false }; return flag }
+            (request.headers.first(name: "Range")?.hasPrefix(third) ?? false)
+                && once.withLock { flag in
+                    defer { flag = false }
+                    return flag
+                }
         }
         #expect(try retried.get() == object.data)
         #expect(retriedRequests.filter { $0.headers.first(name: "Range")?.hasPrefix(third) ?? false }.count == 2)

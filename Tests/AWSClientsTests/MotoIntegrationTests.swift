@@ -36,8 +36,9 @@ import Testing
 
     func makeS3(_ httpClient: HTTPClient, _ environment: MotoAuthEnvironment, transfer: S3TransferOptions = S3TransferOptions()) throws -> S3Client {
         let settings = try environment.settings()
-        return S3Client(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
-                        httpClient: httpClient, transferOptions: transfer)
+        return S3Client(
+            settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
+            httpClient: httpClient, transferOptions: transfer)
     }
 
     static func uniqueName(_ prefix: String) -> String {
@@ -95,14 +96,17 @@ import Testing
                     #expect(body == data)
                     #expect(metadata.versionID == written.versionID)
 
-                    let tags = [S3Tag(key: "scan-status", value: "CLEAN"), S3Tag(key: "scan-time", value: "2026-11-26T12:00:00Z"),
-                                S3Tag(key: "scan-signature", value: "Win.Test.EICAR_HDB-1 +=:/@")]
+                    let tags = [
+                        S3Tag(key: "scan-status", value: "CLEAN"), S3Tag(key: "scan-time", value: "2026-11-26T12:00:00Z"),
+                        S3Tag(key: "scan-signature", value: "Win.Test.EICAR_HDB-1 +=:/@"),
+                    ]
                     try await s3.putObjectTagging(bucket: bucket, key: key, versionID: written.versionID, tags: tags)
                     #expect(Set(try await s3.getObjectTagging(bucket: bucket, key: key, versionID: written.versionID)) == Set(tags))
 
-                    let copy = try await s3.copyObject(sourceBucket: bucket, sourceKey: key, sourceVersionID: written.versionID,
-                                                       destinationBucket: quarantine, destinationKey: "q/" + key,
-                                                       tags: [S3Tag(key: "scan-status", value: "INFECTED")])
+                    let copy = try await s3.copyObject(
+                        sourceBucket: bucket, sourceKey: key, sourceVersionID: written.versionID,
+                        destinationBucket: quarantine, destinationKey: "q/" + key,
+                        tags: [S3Tag(key: "scan-status", value: "INFECTED")])
                     #expect(!copy.eTag.isEmpty)
                     #expect(try await s3.getObjectTagging(bucket: quarantine, key: "q/" + key) == [S3Tag(key: "scan-status", value: "INFECTED")])
                     #expect(try await s3.headObject(bucket: quarantine, key: "q/" + key).size == Int64(data.count))
@@ -199,12 +203,14 @@ import Testing
         let environment = try MotoAuthEnvironment.load()
         try await withHTTPClient { httpClient in
             let settings = try environment.settings()
-            let events = EventBridgeClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
-                                           httpClient: httpClient)
+            let events = EventBridgeClient(
+                settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
+                httpClient: httpClient)
             let entries = (0..<23).map { index in
-                EventBridgeEntry(eventBusName: "default", source: "s3-clamav-scanner", detailType: "Object Scan Result",
-                                 detail: #"{"verdict":"CLEAN","index":\#(index),"key":"a b+c/ü"}"#,
-                                 resources: ["arn:aws:s3:::bucket"], time: Date())
+                EventBridgeEntry(
+                    eventBusName: "default", source: "s3-clamav-scanner", detailType: "Object Scan Result",
+                    detail: #"{"verdict":"CLEAN","index":\#(index),"key":"a b+c/ü"}"#,
+                    resources: ["arn:aws:s3:::bucket"], time: Date())
             }
             let ids = try await events.putEvents(entries)
             #expect(ids.count == 23)
@@ -216,8 +222,9 @@ import Testing
         let environment = try MotoAuthEnvironment.load()
         try await withHTTPClient { httpClient in
             let settings = try environment.settings()
-            let sqs = SQSClient(settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
-                                httpClient: httpClient)
+            let sqs = SQSClient(
+                settings: settings, credentialsProvider: settings.makeCredentialsProvider(httpClient: httpClient),
+                httpClient: httpClient)
             let queue = try await sqs.createQueue(name: Self.uniqueName("scan-queue"))
             let bodies = (0..<12).map { #"{"Records":[{"s3":{"object":{"key":"a+b%20c-\#($0)"}}}]}"# }
             for body in bodies { try await sqs.sendMessage(queueURL: queue, body: body) }

@@ -18,20 +18,25 @@ struct MotoAuthEnvironment {
         let environment = ProcessInfo.processInfo.environment
         func required(_ name: String) throws -> String {
             guard let value = environment[name], !value.isEmpty else {
-                Issue.record("\(name) is not set: run the integration tests through scripts/test.sh, which starts moto with signature checking and exports it", sourceLocation: sourceLocation)
+                Issue.record(
+                    "\(name) is not set: run the integration tests through scripts/test.sh, which starts moto with signature checking and exports it",
+                    sourceLocation: sourceLocation)
                 throw MissingEnvironment(name: name)
             }
             return value
         }
-        return MotoAuthEnvironment(endpoint: try required("MOTO_AUTH_ENDPOINT"),
-                                   accessKeyID: try required("MOTO_AUTH_ACCESS_KEY_ID"),
-                                   secretAccessKey: try required("MOTO_AUTH_SECRET_ACCESS_KEY"))
+        return MotoAuthEnvironment(
+            endpoint: try required("MOTO_AUTH_ENDPOINT"),
+            accessKeyID: try required("MOTO_AUTH_ACCESS_KEY_ID"),
+            secretAccessKey: try required("MOTO_AUTH_SECRET_ACCESS_KEY"))
     }
 
     /// The moto without signature checks (MOTO_ENDPOINT), with any credentials.
     static func loadUnauthenticated(sourceLocation: SourceLocation = #_sourceLocation) throws -> MotoAuthEnvironment {
         guard let endpoint = ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], !endpoint.isEmpty else {
-            Issue.record("MOTO_ENDPOINT is not set: run the integration tests through scripts/test.sh, which starts moto and exports it", sourceLocation: sourceLocation)
+            Issue.record(
+                "MOTO_ENDPOINT is not set: run the integration tests through scripts/test.sh, which starts moto and exports it",
+                sourceLocation: sourceLocation)
             throw MissingEnvironment(name: "MOTO_ENDPOINT")
         }
         return MotoAuthEnvironment(endpoint: endpoint, accessKeyID: "testing", secretAccessKey: "testing")

@@ -1,4 +1,3 @@
-@testable import AWSClients
 import AWSSigV4
 import AsyncHTTPClient
 import Environment
@@ -8,19 +7,21 @@ import NIOHTTP1
 import Synchronization
 import Testing
 
+@testable import AWSClients
+
 @Suite struct XMLTests {
     @Test func parsesS3Responses() throws {
         let xml = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <!-- a comment -->
-        <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-          <Name>bucket</Name><IsTruncated>true</IsTruncated>
-          <Contents><Key>a &amp; b &lt;c&gt; &#x65E5;&#26412;</Key><Size>12</Size><ETag>&quot;abc&quot;</ETag></Contents>
-          <Contents><Key><![CDATA[raw <cdata> & stuff]]></Key><Size>0</Size></Contents>
-          <Empty/>
-          <NextContinuationToken>tok+/=</NextContinuationToken>
-        </ListBucketResult>
-        """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <!-- a comment -->
+            <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+              <Name>bucket</Name><IsTruncated>true</IsTruncated>
+              <Contents><Key>a &amp; b &lt;c&gt; &#x65E5;&#26412;</Key><Size>12</Size><ETag>&quot;abc&quot;</ETag></Contents>
+              <Contents><Key><![CDATA[raw <cdata> & stuff]]></Key><Size>0</Size></Contents>
+              <Empty/>
+              <NextContinuationToken>tok+/=</NextContinuationToken>
+            </ListBucketResult>
+            """
         let root = try XMLTree.parse(Array(xml.utf8))
         #expect(root.name == "ListBucketResult")
         #expect(root.all("Contents").map { $0.string("Key") } == ["a & b <c> 日本", "raw <cdata> & stuff"])
@@ -44,7 +45,10 @@ import Testing
 
 @Suite struct ErrorDecodingTests {
     @Test func s3XMLError() {
-        let body = ByteBuffer(string: "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a b</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>")
+        let body = ByteBuffer(
+            string:
+                "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a b</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+        )
         let error = AWSServiceClient.decodeError(status: .notFound, headers: ["x-amz-request-id": "4442587FB7D0A2F9"], body: body)
         #expect(error == AWSError(code: "NoSuchKey", message: "The specified key does not exist.", requestID: "4442587FB7D0A2F9", statusCode: 404))
         #expect(error.isNotFound)
@@ -52,18 +56,23 @@ import Testing
     }
 
     @Test func queryProtocolError() {
-        let body = ByteBuffer(string: "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message></Error><RequestId>R1</RequestId></ErrorResponse>")
+        let body = ByteBuffer(
+            string:
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message></Error><RequestId>R1</RequestId></ErrorResponse>"
+        )
         let error = AWSServiceClient.decodeError(status: .forbidden, headers: [:], body: body)
         #expect(error == AWSError(code: "AccessDenied", message: "no", requestID: "R1", statusCode: 403))
         #expect(error.isAccessDenied)
     }
 
     @Test func jsonErrors() {
-        let events = AWSServiceClient.decodeError(status: .badRequest, headers: ["x-amzn-RequestId": "E1"],
-                                                  body: ByteBuffer(string: #"{"__type":"ResourceNotFoundException","message":"Event bus nope does not exist."}"#))
+        let events = AWSServiceClient.decodeError(
+            status: .badRequest, headers: ["x-amzn-RequestId": "E1"],
+            body: ByteBuffer(string: #"{"__type":"ResourceNotFoundException","message":"Event bus nope does not exist."}"#))
         #expect(events == AWSError(code: "ResourceNotFoundException", message: "Event bus nope does not exist.", requestID: "E1", statusCode: 400))
-        let throttled = AWSServiceClient.decodeError(status: .badRequest, headers: [:],
-                                                     body: ByteBuffer(string: #"{"__type":"com.amazon.coral.availability#ThrottlingException","Message":"Rate exceeded"}"#))
+        let throttled = AWSServiceClient.decodeError(
+            status: .badRequest, headers: [:],
+            body: ByteBuffer(string: #"{"__type":"com.amazon.coral.availability#ThrottlingException","Message":"Rate exceeded"}"#))
         #expect(throttled.code == "ThrottlingException")
         #expect(throttled.message == "Rate exceeded")
         #expect(throttled.isRetryable)
@@ -87,7 +96,8 @@ import Testing
             "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
         ])
         #expect(settings.region == "eu-central-1")
-        #expect(settings.credentialsSource == .environment(AWSCredentials(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token")))
+        #expect(
+            settings.credentialsSource == .environment(AWSCredentials(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token")))
         #expect(settings.s3Endpoint.description == "https://s3.eu-central-1.amazonaws.com")
         #expect(settings.sqsEndpoint.description == "https://sqs.eu-central-1.amazonaws.com")
         #expect(settings.eventBridgeEndpoint.description == "https://events.eu-central-1.amazonaws.com")
@@ -107,9 +117,13 @@ import Testing
 
     @Test func containerCredentials() throws {
         let relative = try AWSSettings(environment: ["AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc"])
-        #expect(relative.credentialsSource == .container(url: "http://169.254.170.2/v2/credentials/abc", authorizationToken: nil, authorizationTokenFile: nil))
-        let full = try AWSSettings(environment: ["AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
-                                                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x"])
+        #expect(
+            relative.credentialsSource
+                == .container(url: "http://169.254.170.2/v2/credentials/abc", authorizationToken: nil, authorizationTokenFile: nil))
+        let full = try AWSSettings(environment: [
+            "AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x",
+        ])
         #expect(full.credentialsSource == .container(url: "http://127.0.0.1:8080/creds", authorizationToken: "Bearer x", authorizationTokenFile: nil))
     }
 
@@ -118,8 +132,14 @@ import Testing
         (["AWS_REGION": "eu west", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"], "AWS_REGION"),
         (["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a"], "AWS_SECRET_ACCESS_KEY"),
         (["AWS_REGION": "us-east-1"], "AWS_ACCESS_KEY_ID"),
-        (["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL": "localhost:4566"], "AWS_ENDPOINT_URL"),
-        (["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL_S3": "ftp://x"], "AWS_ENDPOINT_URL_S3"),
+        (
+            ["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL": "localhost:4566"],
+            "AWS_ENDPOINT_URL"
+        ),
+        (
+            ["AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL_S3": "ftp://x"],
+            "AWS_ENDPOINT_URL_S3"
+        ),
         (["AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://10.0.0.1/creds"], "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         (["AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "v2/x"], "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
     ])
@@ -194,28 +214,31 @@ import Testing
         let server = try await TestHTTPServer { request, index in
             let expiration = Date(timeIntervalSince1970: 1_800_000_000 + 3600)
             let body = """
-            {"AccessKeyId":"ASIA\(index)","SecretAccessKey":"secret\(index)","Token":"token\(index)","Expiration":"\(expiration.ISO8601Format())"}
-            """
+                {"AccessKeyId":"ASIA\(index)","SecretAccessKey":"secret\(index)","Token":"token\(index)","Expiration":"\(expiration.ISO8601Format())"}
+                """
             return .respond(status: .ok, headers: [("Content-Type", "application/json")], body: ByteBuffer(string: body))
         }
         try await withHTTPClient { httpClient in
-            let settings = try AWSSettings(environment: ["AWS_REGION": "us-east-1",
-                                                         "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.endpoint)/creds",
-                                                         "AWS_CONTAINER_AUTHORIZATION_TOKEN": "secret-token"])
+            let settings = try AWSSettings(environment: [
+                "AWS_REGION": "us-east-1",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.endpoint)/creds",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": "secret-token",
+            ])
             guard case .container(let url, let token, let file) = settings.credentialsSource else {
                 Issue.record("expected container credentials")
                 return
             }
-            let provider = ContainerCredentialsProvider(url: url, authorizationToken: token, authorizationTokenFile: file,
-                                                        httpClient: httpClient, now: { now.withLock { $0 } })
+            let provider = ContainerCredentialsProvider(
+                url: url, authorizationToken: token, authorizationTokenFile: file,
+                httpClient: httpClient, now: { now.withLock { $0 } })
             async let a = provider.credentials()
             async let b = provider.credentials()
             let (first, second) = try await (a, b)
             #expect(first == second)
             #expect(first.accessKeyID == "ASIA0")
             #expect(first.sessionToken == "token0")
-            #expect(try await provider.credentials().accessKeyID == "ASIA0") // cached
-            now.withLock { $0 = $0.addingTimeInterval(3600 - 200) } // within the 5-minute margin
+            #expect(try await provider.credentials().accessKeyID == "ASIA0")  // cached
+            now.withLock { $0 = $0.addingTimeInterval(3600 - 200) }  // within the 5-minute margin
             #expect(try await provider.credentials().accessKeyID == "ASIA1")
         }
         #expect(server.received.count == 2)

@@ -23,31 +23,42 @@ import Testing
 
     static var samples: [Sample] {
         var samples = oddKeys.map { key in
-            Sample(service: "s3", method: "GET", host: "127.0.0.1:4566",
-                   path: "/my-bucket/" + SigV4Signer.uriEncode(key, encodeSlash: false),
-                   query: [(name: "versionId", value: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")],
-                   headers: [(name: "If-Match", value: "\"abc\""), (name: "Range", value: "bytes=0-1023")],
-                   body: [], sessionToken: nil)
+            Sample(
+                service: "s3", method: "GET", host: "127.0.0.1:4566",
+                path: "/my-bucket/" + SigV4Signer.uriEncode(key, encodeSlash: false),
+                query: [(name: "versionId", value: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")],
+                headers: [(name: "If-Match", value: "\"abc\""), (name: "Range", value: "bytes=0-1023")],
+                body: [], sessionToken: nil)
         }
-        samples.append(Sample(service: "s3", method: "PUT", host: "bucket.s3.eu-west-1.amazonaws.com",
-                              path: "/" + SigV4Signer.uriEncode("tags on a b+c", encodeSlash: false),
-                              query: [(name: "tagging", value: "")],
-                              headers: [(name: "Content-Type", value: "application/xml")],
-                              body: Array("<Tagging><TagSet></TagSet></Tagging>".utf8), sessionToken: "FQoGZXIvYXdzEXAMPLE//token+/="))
-        samples.append(Sample(service: "s3", method: "GET", host: "s3.amazonaws.com",
-                              path: "/bucket",
-                              query: [(name: "list-type", value: "2"), (name: "prefix", value: "a b/ü+"), (name: "continuation-token", value: "1/2+3=")],
-                              headers: [], body: [], sessionToken: nil))
-        samples.append(Sample(service: "events", method: "POST", host: "events.eu-west-1.amazonaws.com", path: "/",
-                              query: [],
-                              headers: [(name: "Content-Type", value: "application/x-amz-json-1.1"), (name: "X-Amz-Target", value: "AWSEvents.PutEvents")],
-                              body: Array(#"{"Entries":[]}"#.utf8), sessionToken: "token"))
-        samples.append(Sample(service: "sqs", method: "POST", host: "sqs.eu-west-1.amazonaws.com", path: "/",
-                              query: [],
-                              headers: [(name: "Content-Type", value: "application/x-amz-json-1.0"), (name: "X-Amz-Target", value: "AmazonSQS.ReceiveMessage")],
-                              body: Array(#"{"QueueUrl":"https://x/1/q"}"#.utf8), sessionToken: nil))
-        samples.append(Sample(service: "events", method: "GET", host: "example.amazonaws.com",
-                              path: "/" + SigV4Signer.uriEncode("a b/c+d", encodeSlash: false), query: [], headers: [], body: [], sessionToken: nil))
+        samples.append(
+            Sample(
+                service: "s3", method: "PUT", host: "bucket.s3.eu-west-1.amazonaws.com",
+                path: "/" + SigV4Signer.uriEncode("tags on a b+c", encodeSlash: false),
+                query: [(name: "tagging", value: "")],
+                headers: [(name: "Content-Type", value: "application/xml")],
+                body: Array("<Tagging><TagSet></TagSet></Tagging>".utf8), sessionToken: "FQoGZXIvYXdzEXAMPLE//token+/="))
+        samples.append(
+            Sample(
+                service: "s3", method: "GET", host: "s3.amazonaws.com",
+                path: "/bucket",
+                query: [(name: "list-type", value: "2"), (name: "prefix", value: "a b/ü+"), (name: "continuation-token", value: "1/2+3=")],
+                headers: [], body: [], sessionToken: nil))
+        samples.append(
+            Sample(
+                service: "events", method: "POST", host: "events.eu-west-1.amazonaws.com", path: "/",
+                query: [],
+                headers: [(name: "Content-Type", value: "application/x-amz-json-1.1"), (name: "X-Amz-Target", value: "AWSEvents.PutEvents")],
+                body: Array(#"{"Entries":[]}"#.utf8), sessionToken: "token"))
+        samples.append(
+            Sample(
+                service: "sqs", method: "POST", host: "sqs.eu-west-1.amazonaws.com", path: "/",
+                query: [],
+                headers: [(name: "Content-Type", value: "application/x-amz-json-1.0"), (name: "X-Amz-Target", value: "AmazonSQS.ReceiveMessage")],
+                body: Array(#"{"QueueUrl":"https://x/1/q"}"#.utf8), sessionToken: nil))
+        samples.append(
+            Sample(
+                service: "events", method: "GET", host: "example.amazonaws.com",
+                path: "/" + SigV4Signer.uriEncode("a b/c+d", encodeSlash: false), query: [], headers: [], body: [], sessionToken: nil))
         return samples
     }
 
@@ -57,14 +68,16 @@ import Testing
         var input: [[String: Any]] = []
         var ours: [String] = []
         for sample in samples {
-            let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: sample.sessionToken)
+            let credentials = AWSCredentials(
+                accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: sample.sessionToken)
             let signer = SigV4Signer(credentials: credentials, region: "eu-west-1", service: sample.service)
             let hash = SigV4Signer.payloadHash(sample.body)
             var headers = sample.headers
             if sample.service == "s3" { headers.append((name: "x-amz-content-sha256", value: hash)) }
             let query = SigV4Signer.queryString(sample.query)
-            let signed = signer.sign(method: sample.method, host: sample.host, path: sample.path, query: query,
-                                     headers: headers, payloadHash: hash, date: date)
+            let signed = signer.sign(
+                method: sample.method, host: sample.host, path: sample.path, query: query,
+                headers: headers, payloadHash: hash, date: date)
             ours.append(signed.authorization)
             let scheme = sample.host.hasPrefix("127.") ? "http" : "https"
             input.append([

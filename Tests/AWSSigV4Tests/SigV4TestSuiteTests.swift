@@ -88,7 +88,10 @@ import Testing
     static let date = Date(timeIntervalSince1970: 1_369_353_600)
     static let host = "examplebucket.s3.amazonaws.com"
 
-    func sign(_ method: String, _ path: String, query: String = "", headers: [(name: String, value: String)] = [], payloadHash: String = SigV4Signer.emptyPayloadHash) -> String {
+    func sign(
+        _ method: String, _ path: String, query: String = "", headers: [(name: String, value: String)] = [],
+        payloadHash: String = SigV4Signer.emptyPayloadHash
+    ) -> String {
         Self.signer.sign(
             method: method,
             host: Self.host,
@@ -101,8 +104,10 @@ import Testing
     }
 
     @Test func getObject() {
-        #expect(sign("GET", "/test.txt", headers: [(name: "Range", value: "bytes=0-9")]) ==
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(
+            sign("GET", "/test.txt", headers: [(name: "Range", value: "bytes=0-9")])
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        )
     }
 
     @Test func putObject() {
@@ -110,20 +115,28 @@ import Testing
         let hash = SigV4Signer.payloadHash(body)
         #expect(hash == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
         let path = "/" + SigV4Signer.uriEncode("test$file.text", encodeSlash: false)
-        #expect(sign("PUT", path, headers: [
-            (name: "Date", value: "Fri, 24 May 2013 00:00:00 GMT"),
-            (name: "x-amz-storage-class", value: "REDUCED_REDUNDANCY"),
-        ], payloadHash: hash) ==
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd")
+        #expect(
+            sign(
+                "PUT", path,
+                headers: [
+                    (name: "Date", value: "Fri, 24 May 2013 00:00:00 GMT"),
+                    (name: "x-amz-storage-class", value: "REDUCED_REDUNDANCY"),
+                ], payloadHash: hash)
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
+        )
     }
 
     @Test func getBucketLifecycle() {
-        #expect(sign("GET", "/", query: "lifecycle") ==
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")
+        #expect(
+            sign("GET", "/", query: "lifecycle")
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
+        )
     }
 
     @Test func listObjects() {
-        #expect(sign("GET", "/", query: "max-keys=2&prefix=J") ==
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7")
+        #expect(
+            sign("GET", "/", query: "max-keys=2&prefix=J")
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+        )
     }
 }

@@ -1,6 +1,7 @@
-@testable import ClamAV
 import Foundation
 import Testing
+
+@testable import ClamAV
 
 /// libclamav 1.4 passes as clean what it cannot unpack; the engine accounts for every
 /// container with its second unpacker, so that nothing is clean unless all of it was scanned.
@@ -99,7 +100,11 @@ struct ArchiveAccountingTests {
         try handle.close()
         let engine = try await ClamAVEngine.load(
             databaseDirectory: Fixtures.database,
-            options: EngineOptions(limits: .defaults { $0.maxFileSize = 1_500_000_000; $0.maxScanSize = 1_500_000_000 }, temporaryDirectory: folder)
+            options: EngineOptions(
+                limits: .defaults {
+                    $0.maxFileSize = 1_500_000_000
+                    $0.maxScanSize = 1_500_000_000
+                }, temporaryDirectory: folder)
         )
         let result = try await engine.scan(fileAtPath: zeros, deadline: .now + .milliseconds(300))
         #expect(result.verdict == .unscannable && result.outOfTime, "\(result)")
@@ -126,8 +131,10 @@ struct ArchiveAccountingTests {
     /// Two 128-byte blocks with one MD5 (Wang and Yu, 2005), a common suffix, and a body
     /// signature that matches only the second.
     static func collidingPair() throws -> (clean: String, malicious: String, database: String) {
-        let first = "d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f8955ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5bd8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70"
-        let second = "d131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f8955ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5bd8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70"
+        let first =
+            "d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f8955ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5bd8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70"
+        let second =
+            "d131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f8955ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5bd8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70"
         let folder = try Fixtures.emptyFolder("md5-collision")
         let suffix = Data("the same suffix keeps the MD5 equal".utf8)
         try (Data(hex: first) + suffix).write(to: URL(fileURLWithPath: "\(folder)/clean.bin"))

@@ -1,5 +1,6 @@
-import Testing
 import CClamAV
+import Testing
+
 @testable import ClamAV
 
 @Test func libclamavCodesBecomeErrorsNamingTheContext() throws {

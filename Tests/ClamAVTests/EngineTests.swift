@@ -1,6 +1,7 @@
-@testable import ClamAV
 import Foundation
 import Testing
+
+@testable import ClamAV
 
 @Suite("Engine loading, bad input and concurrency")
 struct EngineTests {
@@ -21,7 +22,8 @@ struct EngineTests {
         #expect(info.version == 27461)
         #expect(info.signatureCount == 2_070_000)
         #expect(info.buildTime == Date(timeIntervalSince1970: 1_795_234_200))
-        let database = DatabaseInfo(directory: folder, signatureCount: 1, files: [info, .init(name: "main.cvd", version: 62, buildTime: nil, signatureCount: 1)])
+        let database = DatabaseInfo(
+            directory: folder, signatureCount: 1, files: [info, .init(name: "main.cvd", version: 62, buildTime: nil, signatureCount: 1)])
         #expect(database.version == "main:62+daily:27461")
     }
 
@@ -47,7 +49,8 @@ struct EngineTests {
         try Data("this is not : a signature\n".utf8).write(to: URL(fileURLWithPath: "\(folder)/broken.ndb"))
         let error = await #expect(throws: ClamAVError.self) { try await ClamAVEngine.load(databaseDirectory: folder) }
         #expect(error?.kind == .databaseLoad)
-        #expect(error?.message.hasPrefix("cannot load the ClamAV database in \(folder) (rejected: broken.ndb)") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.hasPrefix("cannot load the ClamAV database in \(folder) (rejected: broken.ndb)") == true, "\(String(describing: error))")
     }
 
     @Test func databaseWithoutSignaturesIsRefused() async throws {
@@ -70,8 +73,11 @@ struct EngineTests {
     /// test script to show there is no data race.
     @Test func concurrentScansMatchSerialScans() async throws {
         let engine = try await Fixtures.engine(.defaults { $0.maxRecursion = 5 }, cache: false)
-        let files = ["eicar.com", "eicar.zip.tar.gz", "yara-canary.txt", "clean.txt", "clean.png",
-                     "empty.bin", "nested-12.zip", "encrypted.zip"].map(Fixtures.file)
+        let files =
+            [
+                "eicar.com", "eicar.zip.tar.gz", "yara-canary.txt", "clean.txt", "clean.png",
+                "empty.bin", "nested-12.zip", "encrypted.zip",
+            ].map(Fixtures.file)
             + ["clam.exe", "clam.zip", "clam.pdf", "clam-upx.exe"].map { "\(Fixtures.corpus)/\($0)" }
         var serial: [String: ScanResult] = [:]
         for file in files { serial[file] = try await engine.scan(fileAtPath: file) }

@@ -61,7 +61,9 @@ struct VerdictTests {
         let engine = try await Fixtures.engine(.defaults { $0.maxRecursion = 5 })
         let result = try await engine.scan(fileAtPath: Fixtures.file("nested-12.zip"))
         #expect(result.verdict == .unscannable)
-        #expect(result.reason?.hasPrefix("scan limit exceeded: in level11.zip > level10.zip > level9.zip > level8.zip > level7.zip > level6.zip: ") == true, "\(result)")
+        #expect(
+            result.reason?.hasPrefix("scan limit exceeded: in level11.zip > level10.zip > level9.zip > level8.zip > level7.zip > level6.zip: ")
+                == true, "\(result)")
         #expect(result.reason?.contains("max recursion (5)") == true, "\(result)")
     }
 
@@ -84,9 +86,11 @@ struct VerdictTests {
 
     @Test func encryptedZipIsUnscannableAndSaysWhy() async throws {
         let result = try await Fixtures.engine().scan(fileAtPath: Fixtures.file("encrypted.zip"))
-        #expect(result == ScanResult(
-            verdict: .unscannable, signature: "Heuristics.Encrypted.Zip", reason: "encrypted content: member secret.txt is encrypted"
-        ))
+        #expect(
+            result
+                == ScanResult(
+                    verdict: .unscannable, signature: "Heuristics.Encrypted.Zip", reason: "encrypted content: member secret.txt is encrypted"
+                ))
     }
 
     @Test func realSignatureWinsOverLimitAlerts() {

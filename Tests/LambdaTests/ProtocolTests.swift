@@ -172,12 +172,14 @@ struct ProtocolTests {
         #expect(throws: LambdaRuntimeError.self) { try InvocationMetadata(headers: headers) }
         headers.add(name: "lambda-runtime-invoked-function-arn", value: "arn:aws:lambda:us-east-1:1:function:f")
         let metadata = try InvocationMetadata(headers: headers)
-        #expect(metadata == .init(requestID: "id", deadlineMilliseconds: 1_542_409_706_888, invokedFunctionARN: "arn:aws:lambda:us-east-1:1:function:f"))
+        #expect(
+            metadata == .init(requestID: "id", deadlineMilliseconds: 1_542_409_706_888, invokedFunctionARN: "arn:aws:lambda:us-east-1:1:function:f"))
     }
 
     @Test func requestIDsAreOnePathSegment() {
-        #expect(RuntimeAPI.responsePath("8476a536-e9f4-11e8-9739-2dfe598c3fcd")
-            == "/2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd/response")
+        #expect(
+            RuntimeAPI.responsePath("8476a536-e9f4-11e8-9739-2dfe598c3fcd")
+                == "/2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd/response")
         #expect(RuntimeAPI.errorPath("a/b c") == "/2018-06-01/runtime/invocation/a%2Fb%20c/error")
     }
 }

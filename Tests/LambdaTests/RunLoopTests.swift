@@ -1,9 +1,9 @@
 import Foundation
 import Lambda
-import Observability
 import LambdaTesting
 import Logging
 import NIOCore
+import Observability
 import TestSupport
 import Testing
 

@@ -1,11 +1,11 @@
 import AsyncHTTPClient
 import Foundation
 import Lambda
-import Observability
 import LambdaTesting
 import Logging
 import NIOCore
 import NIOHTTP1
+import Observability
 import Synchronization
 import TestSupport
 

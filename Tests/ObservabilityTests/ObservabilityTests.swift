@@ -1,6 +1,6 @@
 import Foundation
-import Observability
 import Logging
+import Observability
 import TestSupport
 import Testing
 
@@ -37,10 +37,11 @@ struct JSONLogTests {
         #expect(!line.contains("\n"))
         #expect(line.hasPrefix(#"{"timestamp":"2026-11-22T04:10:00.123Z","level":"INFO","message":"object scanned","logger":"scanner.worker","#))
         let object = try #require(try collector.objects().first)
-        #expect(Set(object.keys) == [
-            "timestamp", "level", "message", "logger", "requestID", "bucket", "key", "verdict", "size",
-            "durationMs", "kept", "definitions.daily", "definitions.main", "threats",
-        ])
+        #expect(
+            Set(object.keys) == [
+                "timestamp", "level", "message", "logger", "requestID", "bucket", "key", "verdict", "size",
+                "durationMs", "kept", "definitions.daily", "definitions.main", "threats",
+            ])
         #expect(object["requestID"] as? String == "8476a536")
         #expect(object["key"] as? String == "a/b c.zip")
         #expect(object["size"] as? Int == 184)
@@ -119,11 +120,12 @@ struct EMFTests {
         #expect(directives[0]["Namespace"] as? String == "S3ClamAVScanner")
         #expect(directives[0]["Dimensions"] as? [[String]] == [["Service", "Verdict"]])
         let metrics = try #require(directives[0]["Metrics"] as? [[String: String]])
-        #expect(metrics == [
-            ["Name": "ObjectsScanned", "Unit": "Count"],
-            ["Name": "BytesScanned", "Unit": "Bytes"],
-            ["Name": "ScanLatency", "Unit": "Milliseconds"],
-        ])
+        #expect(
+            metrics == [
+                ["Name": "ObjectsScanned", "Unit": "Count"],
+                ["Name": "BytesScanned", "Unit": "Bytes"],
+                ["Name": "ScanLatency", "Unit": "Milliseconds"],
+            ])
         #expect(object["Service"] as? String == "scanner")
         #expect(object["Verdict"] as? String == "CLEAN")
         #expect(object["ObjectsScanned"] as? Int == 1)

@@ -27,8 +27,9 @@ struct LambdaHarness {
     }
 
     func publish(_ database: String) throws {
-        try Self.run(ScannerProcess.executable.deletingLastPathComponent().appendingPathComponent("definition-updater").path,
-                     ["publish", "--database", database], environment: environment)
+        try Self.run(
+            ScannerProcess.executable.deletingLastPathComponent().appendingPathComponent("definition-updater").path,
+            ["publish", "--database", database], environment: environment)
     }
 
     func upload(_ key: String, _ text: String) throws -> String {
@@ -74,7 +75,7 @@ struct LambdaHarness {
         let process = Process()
         process.executableURL = ScannerProcess.executable
         var env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.merging(overrides) { _, new in new }
-        removing.forEach { env[$0] = nil }
+        for name in removing { env[name] = nil }
         env["AWS_LAMBDA_RUNTIME_API"] = server.endpoint
         env["AWS_LAMBDA_FUNCTION_NAME"] = "scanner-test"
         process.environment = env
@@ -92,7 +93,8 @@ struct LambdaHarness {
     static func s3Event(bucket: String, objects: [(key: String, versionID: String)]) -> String {
         let records = objects.map { object in
             let encoded = object.key.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!.replacingOccurrences(of: "%20", with: "+")
-            return #"{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(bucket)"},"object":{"key":"\#(encoded)","versionId":"\#(object.versionID)"}}}"#
+            return
+                #"{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(bucket)"},"object":{"key":"\#(encoded)","versionId":"\#(object.versionID)"}}}"#
         }
         return #"{"Records":[\#(records.joined(separator: ","))]}"#
     }
@@ -137,7 +139,10 @@ struct LambdaModeTests {
         let version = try harness.upload("in/eicar file.com", eicar)
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server)
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
 
         let id = server.enqueue(json: LambdaHarness.s3Event(bucket: "\(harness.prefix)-uploads", key: "in/eicar file.com", versionID: version))
         let report = try json(try await server.result(for: id))
@@ -157,12 +162,17 @@ struct LambdaModeTests {
         let version = try harness.upload("ok/clean.txt", "just text\n")
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server)
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
 
         let notification = LambdaHarness.s3Event(bucket: "\(harness.prefix)-uploads", key: "ok/clean.txt", versionID: version)
         func message(_ id: String, _ body: String) throws -> [String: Any] {
-            ["messageId": id, "receiptHandle": "rh-\(id)", "body": body, "eventSource": "aws:sqs",
-             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scan", "awsRegion": "us-east-1", "attributes": [:], "messageAttributes": [:]]
+            [
+                "messageId": id, "receiptHandle": "rh-\(id)", "body": body, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scan", "awsRegion": "us-east-1", "attributes": [:], "messageAttributes": [:],
+            ]
         }
         let batch = ["Records": [try message("good", notification), try message("bad", "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\"}]}")]]
         let id = server.enqueue(try JSONSerialization.data(withJSONObject: batch))
@@ -179,9 +189,15 @@ struct LambdaModeTests {
         try harness.publish("\(harness.samples)/db")
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server)
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
         let id = server.enqueue(json: #"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"}}}]}"#)
-        guard case .error(let type, _) = try await server.result(for: id) else { Issue.record("expected an invocation error"); return }
+        guard case .error(let type, _) = try await server.result(for: id) else {
+            Issue.record("expected an invocation error")
+            return
+        }
         #expect(type == "InvocationFailed")
         // The loop survives the failure and serves the next invocation.
         let next = server.enqueue(json: #"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#)
@@ -207,7 +223,10 @@ struct LambdaModeTests {
         let first = try harness.upload("new/sample.txt", "payload \(marker)\n")
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server, overrides: ["DEFINITIONS_CHECK_INTERVAL": "0"])
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
         func verdict(_ version: String) async throws -> String? {
             let id = server.enqueue(json: LambdaHarness.s3Event(bucket: "\(harness.prefix)-uploads", key: "new/sample.txt", versionID: version))
             let units = try json(try await server.result(for: id))["units"] as? [[String: Any]]

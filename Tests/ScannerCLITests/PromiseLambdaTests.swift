@@ -20,7 +20,10 @@ struct PromiseLambdaTests {
 
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server)
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
         let id = server.enqueue(json: LambdaHarness.s3Event(bucket: "\(harness.prefix)-uploads", objects: objects))
         let units = try #require(try json(try await server.result(for: id))["units"] as? [[String: Any]])
         let reports = units.compactMap { ($0["objects"] as? [[String: Any]])?.first }
@@ -50,21 +53,27 @@ struct PromiseLambdaTests {
         // 1.5 GB of zeros deflated to 1.5 MB: unpacking it takes far longer than the 4 s the
         // invocation leaves for scanning.
         let zip = "\(harness.samples)/slow.zip"
-        try LambdaHarness.python(["-c", """
+        try LambdaHarness.python([
+            "-c",
+            """
             import zipfile
             with zipfile.ZipFile('\(zip)', 'w', compression=zipfile.ZIP_DEFLATED) as archive:
                 with archive.open('zeros.bin', 'w', force_zip64=True) as member:
                     chunk = bytes(1 << 24)
                     for _ in range(90):
                         member.write(chunk)
-            """])
+            """,
+        ])
         let version = try harness.uploadFile("slow/zeros.zip", zip)
         let work = "\(harness.samples)/work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server, overrides: ["SCANNER_WORK_DIRECTORY": work])
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
         // Load the definitions first, so that the deadline measures the scan alone.
         _ = try await server.result(for: server.enqueue(json: #"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#))
 
@@ -73,7 +82,10 @@ struct PromiseLambdaTests {
         let id = server.enqueue(RuntimeAPIServer.Invocation(payload: Array(event.utf8), deadline: deadline))
         let result = try await server.result(for: id)
         #expect(Date() < deadline, "the response came after the invocation's deadline")
-        guard case .error(let type, _) = result else { Issue.record("a direct event with an ERROR fails the invocation: \(result)"); return }
+        guard case .error(let type, _) = result else {
+            Issue.record("a direct event with an ERROR fails the invocation: \(result)")
+            return
+        }
         #expect(type == "InvocationFailed")
         #expect(try harness.tags("slow/zeros.zip")["scan-status"] == "ERROR")
         let failures = try harness.events().filter { $0["detail-type"] as? String == "Object Scan Failed" }
@@ -105,7 +117,10 @@ struct PromiseLambdaTests {
 
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server, overrides: ["SCANNER_WORK_DIRECTORY": work])
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
         _ = try await server.result(for: server.enqueue(json: #"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#))
         #expect(!FileManager.default.fileExists(atPath: stale))
         #expect(FileManager.default.fileExists(atPath: unrelated))

@@ -90,11 +90,12 @@ struct ScanCommandTests {
         defer { folder.remove() }
         let outcome = try ScannerProcess.run(["scan", "--database", folder.database, folder.files])
         #expect(outcome.status == 1)
-        #expect(outcome.lines == [
-            "\(folder.files)/a-clean.txt: CLEAN",
-            "\(folder.files)/sub/b-eicar.com: INFECTED Test.EICAR.Body.UNOFFICIAL",
-            "\(folder.files)/sub/c clean with space.txt: CLEAN",
-        ])
+        #expect(
+            outcome.lines == [
+                "\(folder.files)/a-clean.txt: CLEAN",
+                "\(folder.files)/sub/b-eicar.com: INFECTED Test.EICAR.Body.UNOFFICIAL",
+                "\(folder.files)/sub/c clean with space.txt: CLEAN",
+            ])
     }
 
     @Test func jsonLinesCarryPathVerdictAndSignature() throws {

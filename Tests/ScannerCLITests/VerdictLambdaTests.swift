@@ -9,11 +9,16 @@ import Testing
 struct VerdictLambdaTests {
     static let eicar = #"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"#
 
-    func scan(_ harness: LambdaHarness, bucket: String? = nil, objects: [(key: String, versionID: String)],
-              overrides: [String: String] = [:]) async throws -> [[String: Any]] {
+    func scan(
+        _ harness: LambdaHarness, bucket: String? = nil, objects: [(key: String, versionID: String)],
+        overrides: [String: String] = [:]
+    ) async throws -> [[String: Any]] {
         let server = try await RuntimeAPIServer.start()
         let scanner = try harness.startScanner(server: server, overrides: overrides)
-        defer { scanner.terminate(); scanner.waitUntilExit() }
+        defer {
+            scanner.terminate()
+            scanner.waitUntilExit()
+        }
         let id = server.enqueue(json: LambdaHarness.s3Event(bucket: bucket ?? "\(harness.prefix)-uploads", objects: objects))
         let result = try await server.result(for: id)
         let units = try #require(try json(result)["units"] as? [[String: Any]], "the invocation failed: \(result)")
@@ -58,9 +63,10 @@ struct VerdictLambdaTests {
         let infected = try harness.uploadFile("kms/eicar.com", try harness.sample(Self.eicar), bucket: bucket)
         let clean = try harness.uploadFile("kms/clean.txt", try harness.sample("an ordinary text\n"), bucket: bucket)
         let reports = try await scan(harness, bucket: bucket, objects: [("kms/eicar.com", infected), ("kms/clean.txt", clean)])
-        let verdicts = Dictionary(uniqueKeysWithValues: reports.compactMap { report in
-            (report["key"] as? String).map { ($0, report["verdict"] as? String ?? "-") }
-        })
+        let verdicts = Dictionary(
+            uniqueKeysWithValues: reports.compactMap { report in
+                (report["key"] as? String).map { ($0, report["verdict"] as? String ?? "-") }
+            })
         #expect(verdicts == ["kms/eicar.com": "INFECTED", "kms/clean.txt": "CLEAN"], "\(reports)")
     }
 

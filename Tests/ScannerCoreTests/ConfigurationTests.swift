@@ -1,5 +1,6 @@
 import Environment
 import Testing
+
 @testable import ScannerCore
 
 @Suite("Scanner configuration")

@@ -8,6 +8,7 @@ import Observability
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import ScannerCore
 
 /// Records the events published, by detail type.

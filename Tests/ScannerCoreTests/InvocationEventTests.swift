@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ScannerCore
 
 func fixture(_ name: String) throws -> Data {
@@ -13,27 +14,45 @@ struct InvocationEventTests {
         let event = try InvocationEvent.decode(fixture("s3-put-aws.json"))
         #expect(!event.isSQSBatch)
         #expect(event.units.map(\.messageID) == [nil, nil, nil])
-        #expect(event.units[0].items == [.object(ObjectRef(
-            bucket: "uploads", key: "a/b c+% été.zip", versionID: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
-            eTag: "d41d8cd98f00b204e9800998ecf8427e", size: 184
-        ))])
-        #expect(event.units[1].items == [.object(ObjectRef(
-            bucket: "uploads", key: "big.iso", versionID: "v2", eTag: "0123456789abcdef0123456789abcdef-640", size: 5_368_709_120
-        ))])
-        guard case .ignored(let reason) = event.units[2].items[0] else { Issue.record("not ignored"); return }
+        #expect(
+            event.units[0].items == [
+                .object(
+                    ObjectRef(
+                        bucket: "uploads", key: "a/b c+% été.zip", versionID: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+                        eTag: "d41d8cd98f00b204e9800998ecf8427e", size: 184
+                    ))
+            ])
+        #expect(
+            event.units[1].items == [
+                .object(
+                    ObjectRef(
+                        bucket: "uploads", key: "big.iso", versionID: "v2", eTag: "0123456789abcdef0123456789abcdef-640", size: 5_368_709_120
+                    ))
+            ])
+        guard case .ignored(let reason) = event.units[2].items[0] else {
+            Issue.record("not ignored")
+            return
+        }
         #expect(reason.contains("ObjectRemoved:Delete"))
     }
 
     @Test func motoNotificationWithoutVersionAndWithEncodedSlashes() throws {
         let event = try InvocationEvent.decode(fixture("s3-put-moto.json"))
-        #expect(event.units.first?.items == [.object(ObjectRef(
-            bucket: "uploads", key: "dir/sub/my file!.txt", versionID: nil, eTag: "9b2cf535f27731c974343645a3985328", size: 44
-        ))])
+        #expect(
+            event.units.first?.items == [
+                .object(
+                    ObjectRef(
+                        bucket: "uploads", key: "dir/sub/my file!.txt", versionID: nil, eTag: "9b2cf535f27731c974343645a3985328", size: 44
+                    ))
+            ])
     }
 
     @Test func testEventIsIgnored() throws {
         let event = try InvocationEvent.decode(fixture("s3-test-event.json"))
-        guard case .ignored(let reason)? = event.units.first?.items.first else { Issue.record("not ignored"); return }
+        guard case .ignored(let reason)? = event.units.first?.items.first else {
+            Issue.record("not ignored")
+            return
+        }
         #expect(reason.contains("s3:TestEvent"))
     }
 
@@ -43,7 +62,8 @@ struct InvocationEventTests {
         #expect(event.units.map(\.messageID) == ["m-test", "m-put", "m-garbage", "m-nokey", "m-sns"])
         #expect(event.units[0].items.count == 1)
         if case .ignored = event.units[0].items[0] {} else { Issue.record("test event not ignored") }
-        let expected = RecordItem.object(ObjectRef(bucket: "uploads", key: "dir/sub/my file!.txt", eTag: "9b2cf535f27731c974343645a3985328", size: 44))
+        let expected = RecordItem.object(
+            ObjectRef(bucket: "uploads", key: "dir/sub/my file!.txt", eTag: "9b2cf535f27731c974343645a3985328", size: 44))
         #expect(event.units[1].items == [expected])
         #expect(event.units[2].items == [.malformed("the message body is not JSON")])
         #expect(event.units[3].items == [.malformed("record 0 in bucket uploads has no s3.object.key")])
@@ -52,15 +72,22 @@ struct InvocationEventTests {
 
     @Test func eventBridgeObjectCreatedKeysAreNotDecoded() throws {
         let event = try InvocationEvent.decode(fixture("eventbridge-object-created.json"))
-        #expect(event.units.first?.items == [.object(ObjectRef(
-            bucket: "uploads", key: "reports/Q4 2026+final%.pdf", versionID: "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
-            eTag: "b1946ac92492d2347c6235b4d2611184", size: 5
-        ))])
+        #expect(
+            event.units.first?.items == [
+                .object(
+                    ObjectRef(
+                        bucket: "uploads", key: "reports/Q4 2026+final%.pdf", versionID: "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+                        eTag: "b1946ac92492d2347c6235b4d2611184", size: 5
+                    ))
+            ])
     }
 
     @Test func eventBridgeEventsOfOtherKindsAreIgnored() throws {
         let event = try InvocationEvent.decode(Data(#"{"source":"aws.s3","detail-type":"Object Deleted","detail":{}}"#.utf8))
-        guard case .ignored? = event.units.first?.items.first else { Issue.record("not ignored"); return }
+        guard case .ignored? = event.units.first?.items.first else {
+            Issue.record("not ignored")
+            return
+        }
     }
 
     @Test(arguments: [
@@ -75,13 +102,15 @@ struct InvocationEventTests {
     }
 
     @Test func malformedRecordDoesNotHideTheOthers() throws {
-        let payload = #"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"bad%ZZ"}}},{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"good"}}},{"eventName":"ObjectCreated:Put"}]}"#
+        let payload =
+            #"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"bad%ZZ"}}},{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"good"}}},{"eventName":"ObjectCreated:Put"}]}"#
         let event = try InvocationEvent.decode(Data(payload.utf8))
-        #expect(event.units.map(\.items) == [
-            [.malformed("record 0 in bucket b has a key that is not valid URL encoding: bad%ZZ")],
-            [.object(ObjectRef(bucket: "b", key: "good"))],
-            [.malformed("record 2 has no s3 member")],
-        ])
+        #expect(
+            event.units.map(\.items) == [
+                [.malformed("record 0 in bucket b has a key that is not valid URL encoding: bad%ZZ")],
+                [.object(ObjectRef(bucket: "b", key: "good"))],
+                [.malformed("record 2 has no s3 member")],
+            ])
     }
 
     @Test(arguments: [

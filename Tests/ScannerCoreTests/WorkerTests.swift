@@ -1,11 +1,12 @@
 import AWSClients
 import AsyncHTTPClient
+import BusEvents
 import ClamAV
+import Definitions
 import Foundation
 import Logging
-import Definitions
-import BusEvents
 import Testing
+
 @testable import ScannerCore
 
 /// The real S3 client, with downloads slowed down to make a scan outlast the visibility timeout.
@@ -42,20 +43,26 @@ struct SlowStore: ObjectStore {
     func putObject(bucket: String, key: String, data: Data, contentType: String?, tags: [S3Tag]) async throws -> S3WriteResult {
         try await base.putObject(bucket: bucket, key: key, data: data, contentType: contentType, tags: tags)
     }
-    func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
-                    destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {
-        try await base.copyObject(sourceBucket: sourceBucket, sourceKey: sourceKey, sourceVersionID: sourceVersionID, sourceIfMatch: sourceIfMatch,
-                                  destinationBucket: destinationBucket, destinationKey: destinationKey, tags: tags)
+    func copyObject(
+        sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
+        destinationBucket: String, destinationKey: String, tags: [S3Tag]?
+    ) async throws -> S3WriteResult {
+        try await base.copyObject(
+            sourceBucket: sourceBucket, sourceKey: sourceKey, sourceVersionID: sourceVersionID, sourceIfMatch: sourceIfMatch,
+            destinationBucket: destinationBucket, destinationKey: destinationKey, tags: tags)
     }
 }
 
 @Suite("SQS worker")
 struct WorkerTests {
     @Test func visibilityIsExtendedWhileALongScanRuns() async throws {
-        let endpoint = try #require(ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], "MOTO_ENDPOINT is not set: run scripts/test.sh, which starts moto")
+        let endpoint = try #require(
+            ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], "MOTO_ENDPOINT is not set: run scripts/test.sh, which starts moto")
         let name = "worker-\(UUID().uuidString.prefix(8).lowercased())"
-        let environment = ["AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing", "DEFINITIONS_BUCKET": "\(name)-definitions"]
+        let environment = [
+            "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "DEFINITIONS_BUCKET": "\(name)-definitions",
+        ]
         let settings = try AWSSettings(environment: environment)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient)
@@ -76,7 +83,9 @@ struct WorkerTests {
         _ = try await s3.putObject(bucket: "\(name)-uploads", key: "slow.txt", data: Data("clean text\n".utf8))
 
         let queueURL = try await sqs.createQueue(name: name)
-        _ = try await sqs.sendMessage(queueURL: queueURL, body: #"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(name)-uploads"},"object":{"key":"slow.txt"}}}]}"#)
+        _ = try await sqs.sendMessage(
+            queueURL: queueURL,
+            body: #"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"\#(name)-uploads"},"object":{"key":"slow.txt"}}}]}"#)
 
         let configuration = try ScannerConfiguration(environment: environment)
         let store = SlowStore(base: s3, delay: .seconds(10))
@@ -91,8 +100,9 @@ struct WorkerTests {
             configuration: configuration, workDirectory: workDirectory, store: store, definitions: definitions,
             events: events, metrics: metrics, logger: logger
         )
-        let worker = SQSWorker(processor: InvocationProcessor(workflow: workflow, events: events, logger: logger),
-                               sqs: sqs, queueURL: queueURL, concurrency: 1, visibilityTimeout: 6, logger: logger)
+        let worker = SQSWorker(
+            processor: InvocationProcessor(workflow: workflow, events: events, logger: logger),
+            sqs: sqs, queueURL: queueURL, concurrency: 1, visibilityTimeout: 6, logger: logger)
 
         let received = try #require(try await sqs.receiveMessages(queueURL: queueURL, maxMessages: 1, waitTimeSeconds: 5, visibilityTimeout: 6).first)
         let scan = Task { await worker.handle(received) }
@@ -111,10 +121,13 @@ struct WorkerTests {
     /// A queue without a redrive policy: a message that fails on every receive moves to the
     /// worker's dead-letter queue after --max-receives, sent there before it is deleted here.
     @Test func messageThatKeepsFailingMovesToTheDeadLetterQueue() async throws {
-        let endpoint = try #require(ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], "MOTO_ENDPOINT is not set: run scripts/test.sh, which starts moto")
+        let endpoint = try #require(
+            ProcessInfo.processInfo.environment["MOTO_ENDPOINT"], "MOTO_ENDPOINT is not set: run scripts/test.sh, which starts moto")
         let name = "dead-\(UUID().uuidString.prefix(8).lowercased())"
-        let environment = ["AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing", "DEFINITIONS_BUCKET": "\(name)-definitions"]
+        let environment = [
+            "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "DEFINITIONS_BUCKET": "\(name)-definitions",
+        ]
         let settings = try AWSSettings(environment: environment)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient)
@@ -137,12 +150,15 @@ struct WorkerTests {
             configuration: configuration, workDirectory: workDirectory, store: s3, events: events, metrics: metrics, logger: logger
         )
         let workflow = ObjectScanWorkflow(
-            configuration: configuration, workDirectory: workDirectory, store: s3, definitions: definitions, events: events, metrics: metrics, logger: logger
+            configuration: configuration, workDirectory: workDirectory, store: s3, definitions: definitions, events: events, metrics: metrics,
+            logger: logger
         )
-        let worker = SQSWorker(processor: InvocationProcessor(workflow: workflow, events: events, logger: logger), sqs: sqs, queueURL: queueURL,
-                               concurrency: 1, visibilityTimeout: 6, deadLettering: .init(queueURL: deadLetterURL, maxReceives: 3), logger: logger)
+        let worker = SQSWorker(
+            processor: InvocationProcessor(workflow: workflow, events: events, logger: logger), sqs: sqs, queueURL: queueURL,
+            concurrency: 1, visibilityTimeout: 6, deadLettering: .init(queueURL: deadLetterURL, maxReceives: 3), logger: logger)
         for receive in 1...3 {
-            let message = try #require(try await sqs.receiveMessages(queueURL: queueURL, maxMessages: 1, waitTimeSeconds: 5, visibilityTimeout: 6).first)
+            let message = try #require(
+                try await sqs.receiveMessages(queueURL: queueURL, maxMessages: 1, waitTimeSeconds: 5, visibilityTimeout: 6).first)
             #expect(message.attributes["ApproximateReceiveCount"] == "\(receive)")
             await worker.handle(message)
             // Let the next receive see it at once instead of after the visibility timeout.

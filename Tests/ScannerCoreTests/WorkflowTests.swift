@@ -1,12 +1,13 @@
 import AWSClients
+import BusEvents
 import ClamAV
+import Definitions
 import Foundation
 import Logging
-import Definitions
-import BusEvents
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import ScannerCore
 
 /// The per-object workflow against an in-memory S3 that can change between its steps: nothing
@@ -41,7 +42,8 @@ struct WorkflowTests {
             )
             store.put("defs", "clamav/manifest.json", try manifest.encoded())
 
-            let configuration = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs", "QUARANTINE_BUCKET": "jail"].merging(environment) { $1 })
+            let configuration = try ScannerConfiguration(
+                environment: ["DEFINITIONS_BUCKET": "defs", "QUARANTINE_BUCKET": "jail"].merging(environment) { $1 })
             let work = try PrivateDirectory.create(in: nil, prefix: "workflow-work")
             let logger = Logger(label: "workflow-tests")
             let events = EventBusPublisher(busName: nil, publisher: nil, logger: logger)
@@ -50,7 +52,8 @@ struct WorkflowTests {
                 configuration: configuration, workDirectory: work, store: store, events: events, metrics: metrics, logger: logger
             )
             workflow = ObjectScanWorkflow(
-                configuration: configuration, workDirectory: work, store: store, definitions: definitions, events: events, metrics: metrics, logger: logger
+                configuration: configuration, workDirectory: work, store: store, definitions: definitions, events: events, metrics: metrics,
+                logger: logger
             )
         }
 
@@ -71,9 +74,10 @@ struct WorkflowTests {
         }
     }
 
-    @Test(arguments: [
-        ("CLEAN", nil), ("UNSCANNABLE", nil), ("CLEAN", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("CLEAN", nil), ("UNSCANNABLE", nil), ("CLEAN", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ] as [(String, String?)])
     func forgedVerdictTagsAreNeverTrusted(status: String, proof: String?) async throws {
         for versioned in [true, false] {
             let harness = try await Harness(versioned: versioned)
@@ -110,10 +114,12 @@ struct WorkflowTests {
         harness.store.hook.withLock { hook in
             hook = { call, key, store in
                 // Right after the tags are written, before the confirming HeadObject.
-                let due = call == .head && store.calls(.putTags) == 1 && replaced.withLock { flag in
-                    defer { flag = true }
-                    return !flag
-                }
+                let due =
+                    call == .head && store.calls(.putTags) == 1
+                    && replaced.withLock { flag in
+                        defer { flag = true }
+                        return !flag
+                    }
                 if due {
                     let tags = store.current("uploads", key)!.tags
                     store.put("uploads", key, WorkflowTests.eicar, tags: tags)

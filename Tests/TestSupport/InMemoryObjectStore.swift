@@ -36,7 +36,10 @@ public final class InMemoryObjectStore: ObjectStore {
 
     /// Creates a bucket.
     public func createBucket(_ name: String, versioned: Bool) {
-        state.withLock { $0.versioned[name] = versioned; $0.objects[name] = [:] }
+        state.withLock {
+            $0.versioned[name] = versioned
+            $0.objects[name] = [:]
+        }
     }
 
     /// Uploads content; returns its version ID (nil in an unversioned bucket).
@@ -45,8 +48,9 @@ public final class InMemoryObjectStore: ObjectStore {
         state.withLock { state in
             state.counter += 1
             let versioned = state.versioned[bucket] ?? false
-            let version = Version(id: versioned ? "v\(state.counter)" : nil, data: data,
-                                  eTag: Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined(), tags: tags)
+            let version = Version(
+                id: versioned ? "v\(state.counter)" : nil, data: data,
+                eTag: Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined(), tags: tags)
             if versioned {
                 state.objects[bucket, default: [:]][key, default: []].append(version)
             } else {
@@ -111,7 +115,8 @@ public final class InMemoryObjectStore: ObjectStore {
         try await getObject(bucket: bucket, key: key, versionID: metadata.versionID, ifMatch: metadata.eTag, to: path)
     }
 
-    public func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
+    public func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult
+    {
         try enter(.get, key)
         let found = try version(bucket, key, versionID, ifMatch: nil)
         if found.eTag == ifNoneMatch { return .notModified }
@@ -127,7 +132,8 @@ public final class InMemoryObjectStore: ObjectStore {
         try enter(.putTags, key)
         let target = try version(bucket, key, versionID, ifMatch: nil)
         state.withLock { state in
-            guard var versions = state.objects[bucket]?[key], let index = versions.lastIndex(where: { $0.id == target.id && $0.eTag == target.eTag }) else { return }
+            guard var versions = state.objects[bucket]?[key], let index = versions.lastIndex(where: { $0.id == target.id && $0.eTag == target.eTag })
+            else { return }
             versions[index].tags = tags
             state.objects[bucket]?[key] = versions
         }
@@ -153,8 +159,10 @@ public final class InMemoryObjectStore: ObjectStore {
         return S3WriteResult(eTag: current(bucket, key)?.eTag ?? "", versionID: id)
     }
 
-    public func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
-                    destinationBucket: String, destinationKey: String, tags: [S3Tag]?) async throws -> S3WriteResult {
+    public func copyObject(
+        sourceBucket: String, sourceKey: String, sourceVersionID: String?, sourceIfMatch: String?,
+        destinationBucket: String, destinationKey: String, tags: [S3Tag]?
+    ) async throws -> S3WriteResult {
         try enter(.copy, sourceKey)
         let source = try version(sourceBucket, sourceKey, sourceVersionID, ifMatch: sourceIfMatch)
         let id = put(destinationBucket, destinationKey, source.data, tags: tags ?? source.tags)

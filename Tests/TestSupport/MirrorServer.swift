@@ -83,7 +83,10 @@ public final class MirrorServer: Sendable {
         return state.withLock { status in
             status.mode = mode
             if let retryAfter { status.retryAfter = retryAfter }
-            if reset { status.paths = []; status.requests = 0 }
+            if reset {
+                status.paths = []
+                status.requests = 0
+            }
             return status
         }
     }
@@ -116,19 +119,22 @@ public final class MirrorServer: Sendable {
         }
         switch mode {
         case "429":
-            return Answer(status: .tooManyRequests, headers: [("Retry-After", String(retryAfter)), ("Content-Type", "text/plain")],
-                          body: Data("Too Many Requests\n".utf8))
+            return Answer(
+                status: .tooManyRequests, headers: [("Retry-After", String(retryAfter)), ("Content-Type", "text/plain")],
+                body: Data("Too Many Requests\n".utf8))
         case "403", "404", "500":
-            return Answer(status: HTTPResponseStatus(statusCode: Int(mode)!), headers: [("Content-Type", "text/plain")],
-                          body: Data("test mirror answers \(mode)\n".utf8))
+            return Answer(
+                status: HTTPResponseStatus(statusCode: Int(mode)!), headers: [("Content-Type", "text/plain")],
+                body: Data("test mirror answers \(mode)\n".utf8))
         default:
             break
         }
         let name = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let file = (root as NSString).appendingPathComponent(name)
         guard !name.isEmpty, !name.contains("/"), name != "..",
-              let attributes = try? FileManager.default.attributesOfItem(atPath: file), attributes[.type] as? FileAttributeType == .typeRegular,
-              let modified = attributes[.modificationDate] as? Date, var contents = FileManager.default.contents(atPath: file) else {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: file), attributes[.type] as? FileAttributeType == .typeRegular,
+            let modified = attributes[.modificationDate] as? Date, var contents = FileManager.default.contents(atPath: file)
+        else {
             return Answer(status: .notFound, headers: [("Content-Type", "text/plain")], body: Data("not found\n".utf8))
         }
         let seconds = modified.timeIntervalSince1970.rounded(.down)
@@ -157,14 +163,19 @@ public final class MirrorServer: Sendable {
                 }
             }
             guard let request = try? JSONDecoder().decode(Request.self, from: body.isEmpty ? Data("{}".utf8) : body),
-                  request.mode.map(Self.modes.contains) ?? true, (request.retryAfter ?? 0) >= 0 else {
-                return Answer(status: .badRequest, headers: [("Content-Type", "application/json")],
-                              body: Data(#"{"error":"mode must be one of 403, 404, 429, 500, corrupt, normal; retry_after a non-negative integer"}"#.utf8))
+                request.mode.map(Self.modes.contains) ?? true, (request.retryAfter ?? 0) >= 0
+            else {
+                return Answer(
+                    status: .badRequest, headers: [("Content-Type", "application/json")],
+                    body: Data(#"{"error":"mode must be one of 403, 404, 429, 500, corrupt, normal; retry_after a non-negative integer"}"#.utf8))
             }
             state.withLock { status in
                 if let mode = request.mode { status.mode = mode }
                 if let retryAfter = request.retryAfter { status.retryAfter = retryAfter }
-                if request.reset == true { status.paths = []; status.requests = 0 }
+                if request.reset == true {
+                    status.paths = []
+                    status.requests = 0
+                }
             }
         }
         let encoder = JSONEncoder()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import UpdaterCore
 
 /// Output lines captured from freshclam 1.4.6 against scripts/test-mirror.py.
@@ -69,23 +70,31 @@ struct ClassificationTests {
     }
 
     @Test func exitCodesWithoutTelltaleLines() {
-        #expect(FreshclamOutcome.classify(exitCode: 11, output: Self.serverError, changedFiles: [], timedOut: false)
-            == .mirrorError(message: "ERROR: downloadFile: Unexpected response (500) from http://127.0.0.1:32869/custom.ndb | ERROR: Can't download custom.ndb from http://127.0.0.1:32869/custom.ndb | ERROR: Database update process failed: HTTP GET failed"))
-        if case .network = FreshclamOutcome.classify(exitCode: 5, output: Self.refused, changedFiles: [], timedOut: false) {} else {
+        #expect(
+            FreshclamOutcome.classify(exitCode: 11, output: Self.serverError, changedFiles: [], timedOut: false)
+                == .mirrorError(
+                    message:
+                        "ERROR: downloadFile: Unexpected response (500) from http://127.0.0.1:32869/custom.ndb | ERROR: Can't download custom.ndb from http://127.0.0.1:32869/custom.ndb | ERROR: Database update process failed: HTTP GET failed"
+                ))
+        if case .network = FreshclamOutcome.classify(exitCode: 5, output: Self.refused, changedFiles: [], timedOut: false) {
+        } else {
             Issue.record("exit 5 is a network failure")
         }
-        if case .validation = FreshclamOutcome.classify(exitCode: 8, output: Self.testFailed, changedFiles: [], timedOut: false) {} else {
+        if case .validation = FreshclamOutcome.classify(exitCode: 8, output: Self.testFailed, changedFiles: [], timedOut: false) {
+        } else {
             Issue.record("exit 8 is a validation failure")
         }
         #expect(FreshclamOutcome.classify(exitCode: 18, output: "", changedFiles: [], timedOut: false) == .rateLimited(until: nil))
-        #expect(FreshclamOutcome.classify(exitCode: 9, output: "ERROR: Can't open/parse the config file x", changedFiles: [], timedOut: false)
-            == .failed(exitCode: 9, message: "ERROR: Can't open/parse the config file x"))
+        #expect(
+            FreshclamOutcome.classify(exitCode: 9, output: "ERROR: Can't open/parse the config file x", changedFiles: [], timedOut: false)
+                == .failed(exitCode: 9, message: "ERROR: Can't open/parse the config file x"))
     }
 
     @Test func successDependsOnChangedFiles() {
         #expect(FreshclamOutcome.classify(exitCode: 0, output: "custom.ndb is up-to-date", changedFiles: [], timedOut: false) == .upToDate)
-        #expect(FreshclamOutcome.classify(exitCode: 0, output: "custom.ndb updated", changedFiles: ["custom.ndb"], timedOut: false)
-            == .updated(changedFiles: ["custom.ndb"]))
+        #expect(
+            FreshclamOutcome.classify(exitCode: 0, output: "custom.ndb updated", changedFiles: ["custom.ndb"], timedOut: false)
+                == .updated(changedFiles: ["custom.ndb"]))
     }
 
     @Test func outdatedEngineOnFailure() {
@@ -148,12 +157,15 @@ struct GuardTests {
 
     @Test func coolDownFromFreshclamOrState() {
         let now = Date(timeIntervalSince1970: 0x6b08_8b40 - 60)
-        let fromFile = UpdateGuard.refusal(state: UpdaterState(), freshclamState: FreshclamState(data: Self.afterRateLimit), minUpdateInterval: 0, now: now)
+        let fromFile = UpdateGuard.refusal(
+            state: UpdaterState(), freshclamState: FreshclamState(data: Self.afterRateLimit), minUpdateInterval: 0, now: now)
         #expect(fromFile?.reason == .coolDown)
         #expect(fromFile?.retryAfter == Date(timeIntervalSince1970: 0x6b08_8b40))
-        let fromState = UpdateGuard.refusal(state: UpdaterState(coolDownUntil: now.addingTimeInterval(1)), freshclamState: nil, minUpdateInterval: 0, now: now)
+        let fromState = UpdateGuard.refusal(
+            state: UpdaterState(coolDownUntil: now.addingTimeInterval(1)), freshclamState: nil, minUpdateInterval: 0, now: now)
         #expect(fromState?.reason == .coolDown)
-        let over = UpdateGuard.refusal(state: UpdaterState(), freshclamState: FreshclamState(data: Self.afterRateLimit), minUpdateInterval: 0, now: now.addingTimeInterval(61))
+        let over = UpdateGuard.refusal(
+            state: UpdaterState(), freshclamState: FreshclamState(data: Self.afterRateLimit), minUpdateInterval: 0, now: now.addingTimeInterval(61))
         #expect(over == nil)
     }
 
@@ -168,7 +180,9 @@ struct GuardTests {
     }
 
     @Test func stateRoundTripsThroughJSON() throws {
-        let state = UpdaterState(lastAttemptAt: Date(timeIntervalSince1970: 1), lastSuccessAt: nil, lastOutcome: "RATE_LIMITED", coolDownUntil: Date(timeIntervalSince1970: 2))
+        let state = UpdaterState(
+            lastAttemptAt: Date(timeIntervalSince1970: 1), lastSuccessAt: nil, lastOutcome: "RATE_LIMITED",
+            coolDownUntil: Date(timeIntervalSince1970: 2))
         let encoded = try JSONEncoder().encode(state)
         #expect(try JSONDecoder().decode(UpdaterState.self, from: encoded) == state)
     }

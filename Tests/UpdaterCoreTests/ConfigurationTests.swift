@@ -2,6 +2,7 @@ import Definitions
 import Environment
 import Foundation
 import Testing
+
 @testable import UpdaterCore
 
 @Suite("Updater configuration from the environment")
@@ -83,20 +84,23 @@ struct ConfigurationTests {
         #expect(configuration.officialDatabases == expected)
     }
 
-    @Test(arguments: [
-        (["CLAMAV_OFFICIAL_DATABASES": "maybe"], "CLAMAV_OFFICIAL_DATABASES: must be true or false, got \"maybe\""),
-        (["MIN_UPDATE_INTERVAL": "1h"], "MIN_UPDATE_INTERVAL: must be a whole number, got \"1h\""),
-        (["MIN_UPDATE_INTERVAL": "-5"], "MIN_UPDATE_INTERVAL: must be between 0 and 31536000, got -5"),
-        (["FRESHCLAM_TIMEOUT": "0"], "FRESHCLAM_TIMEOUT: must be between 1 and 86400, got 0"),
-        (["FRESHCLAM_TIMEOUT": "soon"], "FRESHCLAM_TIMEOUT: must be a whole number, got \"soon\""),
-        (["FRESHCLAM_MAX_ATTEMPTS": "0"], "FRESHCLAM_MAX_ATTEMPTS: must be between 1 and 100, got 0"),
-        (["CLAMAV_CUSTOM_URLS": "ftp://h/x.ndb"], "CLAMAV_CUSTOM_URLS: \"ftp://h/x.ndb\" is not an http or https URL"),
-        (["CLAMAV_CUSTOM_URLS": "not a url"], "CLAMAV_CUSTOM_URLS: \"not a url\" is not an http or https URL"),
-        (["CLAMAV_CUSTOM_URLS": "https://h/readme.txt"],
-         "CLAMAV_CUSTOM_URLS: \"https://h/readme.txt\" does not end in a ClamAV database file name (such as NAME.ndb, NAME.hdb, NAME.ldb, NAME.yar)"),
-        (["CLAMAV_DATABASE_MIRRORS": "file:///srv/db"], "CLAMAV_DATABASE_MIRRORS: \"file:///srv/db\" is not an http or https URL"),
-        (["CLAMAV_PRIVATE_MIRRORS": "mirror one"], "CLAMAV_PRIVATE_MIRRORS: \"mirror one\" is neither a host name nor an http or https URL"),
-    ] as [([String: String], String)])
+    @Test(
+        arguments: [
+            (["CLAMAV_OFFICIAL_DATABASES": "maybe"], "CLAMAV_OFFICIAL_DATABASES: must be true or false, got \"maybe\""),
+            (["MIN_UPDATE_INTERVAL": "1h"], "MIN_UPDATE_INTERVAL: must be a whole number, got \"1h\""),
+            (["MIN_UPDATE_INTERVAL": "-5"], "MIN_UPDATE_INTERVAL: must be between 0 and 31536000, got -5"),
+            (["FRESHCLAM_TIMEOUT": "0"], "FRESHCLAM_TIMEOUT: must be between 1 and 86400, got 0"),
+            (["FRESHCLAM_TIMEOUT": "soon"], "FRESHCLAM_TIMEOUT: must be a whole number, got \"soon\""),
+            (["FRESHCLAM_MAX_ATTEMPTS": "0"], "FRESHCLAM_MAX_ATTEMPTS: must be between 1 and 100, got 0"),
+            (["CLAMAV_CUSTOM_URLS": "ftp://h/x.ndb"], "CLAMAV_CUSTOM_URLS: \"ftp://h/x.ndb\" is not an http or https URL"),
+            (["CLAMAV_CUSTOM_URLS": "not a url"], "CLAMAV_CUSTOM_URLS: \"not a url\" is not an http or https URL"),
+            (
+                ["CLAMAV_CUSTOM_URLS": "https://h/readme.txt"],
+                "CLAMAV_CUSTOM_URLS: \"https://h/readme.txt\" does not end in a ClamAV database file name (such as NAME.ndb, NAME.hdb, NAME.ldb, NAME.yar)"
+            ),
+            (["CLAMAV_DATABASE_MIRRORS": "file:///srv/db"], "CLAMAV_DATABASE_MIRRORS: \"file:///srv/db\" is not an http or https URL"),
+            (["CLAMAV_PRIVATE_MIRRORS": "mirror one"], "CLAMAV_PRIVATE_MIRRORS: \"mirror one\" is neither a host name nor an http or https URL"),
+        ] as [([String: String], String)])
     func malformedValuesNameTheVariableAndValue(environment: [String: String], message: String) {
         #expect(error(minimal.merging(environment) { $1 })?.description == message)
     }

@@ -2,6 +2,7 @@ import ClamAV
 import Foundation
 import TestSupport
 import Testing
+
 @testable import UpdaterCore
 
 /// The real freshclam against scripts/test-mirror.py, official databases off, custom URLs only.
@@ -160,7 +161,8 @@ struct FreshclamIntegrationTests {
         defer { Task { try await setup.mirror.shutdown() } }
         var configuration = UpdaterFixtures.updater(customURLs: [setup.url("custom.ndb")]).configuration
         configuration.minUpdateInterval = 3600
-        let report = try await setup.run(DefinitionUpdater(configuration: configuration), state: UpdaterState(lastAttemptAt: Date().addingTimeInterval(-60)))
+        let report = try await setup.run(
+            DefinitionUpdater(configuration: configuration), state: UpdaterState(lastAttemptAt: Date().addingTimeInterval(-60)))
         #expect(reason(report) == .tooSoon)
         #expect(report.freshclamOutcome == nil)
         #expect(setup.mirror.status.requests == 0)

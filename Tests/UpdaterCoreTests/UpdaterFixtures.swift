@@ -2,6 +2,7 @@ import ClamAV
 import Definitions
 import Foundation
 import TestSupport
+
 @testable import UpdaterCore
 
 /// Signature files and scratch folders for the updater's tests.
@@ -37,8 +38,10 @@ enum UpdaterFixtures {
         let output = "\(try folder("cud"))/daily.cud"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/make-test-cud.py").path,
-                             "daily", "\(version)", "\(signatures)/test.ndb", output]
+        process.arguments = [
+            "python3", Repository.root.appendingPathComponent("scripts/make-test-cud.py").path,
+            "daily", "\(version)", "\(signatures)/test.ndb", output,
+        ]
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: output) else {

@@ -6,6 +6,7 @@ import Logging
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import UpdaterCore
 
 /// Records the events a service publishes.
@@ -48,8 +49,9 @@ struct UpdaterServiceTests {
         )
         change(&configuration)
         let logger = Logger(label: "updater-tests") { _ in SwiftLogNoOpLogHandler() }
-        return UpdaterService(configuration: configuration, store: store,
-                              events: EventBusPublisher(busName: "bus", publisher: events, logger: logger), logger: logger)
+        return UpdaterService(
+            configuration: configuration, store: store,
+            events: EventBusPublisher(busName: "bus", publisher: events, logger: logger), logger: logger)
     }
 
     func manifest() throws -> DefinitionsManifest? {

@@ -52,7 +52,9 @@ struct S3DownloadBench: AsyncParsableCommand {
         let source = "\(directory)/source.bin"
         try writeSource(path: source, size: size)
         let key = "bench/object \(sizeMiB)MiB.bin"
-        do { try await s3.createBucket(bucket) } catch let error as AWSError where error.code == "BucketAlreadyOwnedByYou" || error.code == "BucketAlreadyExists" {}
+        do { try await s3.createBucket(bucket) } catch let error as AWSError
+            where error.code == "BucketAlreadyOwnedByYou" || error.code == "BucketAlreadyExists"
+        {}
         print("uploading \(sizeMiB) MiB to \(endpoint)/\(bucket)/\(key) ...")
         try await s3.putObject(bucket: bucket, key: key, fileAt: source)
 
@@ -74,8 +76,10 @@ struct S3DownloadBench: AsyncParsableCommand {
             try verify(cliFile, against: source, size: size)
             try FileManager.default.removeItem(atPath: cliFile)
             cli.append(Double(size) / cliSeconds / 1_048_576)
-            print(String(format: "round %d: AWSClients %.2f s (%.1f MiB/s), aws s3 cp %.2f s (%.1f MiB/s)",
-                         round, ourSeconds, ours.last!, cliSeconds, cli.last!))
+            print(
+                String(
+                    format: "round %d: AWSClients %.2f s (%.1f MiB/s), aws s3 cp %.2f s (%.1f MiB/s)",
+                    round, ourSeconds, ours.last!, cliSeconds, cli.last!))
         }
         try await s3.deleteObject(bucket: bucket, key: key)
         let ourMean = ours.reduce(0, +) / Double(ours.count)
@@ -96,7 +100,7 @@ struct S3DownloadBench: AsyncParsableCommand {
         defer { try? handle.close() }
         var state: UInt64 = 0x2545_F491_4F6C_DD1D
         var remaining = size
-        var block = [UInt64](repeating: 0, count: 1 << 17) // 1 MiB
+        var block = [UInt64](repeating: 0, count: 1 << 17)  // 1 MiB
         while remaining > 0 {
             for index in block.indices {
                 state ^= state << 13
@@ -114,7 +118,10 @@ struct S3DownloadBench: AsyncParsableCommand {
     func verify(_ path: String, against source: String, size: Int64) throws {
         let a = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         let b = try FileHandle(forReadingFrom: URL(fileURLWithPath: source))
-        defer { try? a.close(); try? b.close() }
+        defer {
+            try? a.close()
+            try? b.close()
+        }
         var total: Int64 = 0
         while true {
             let x = try a.read(upToCount: 8 << 20) ?? Data()
@@ -132,6 +139,8 @@ struct S3DownloadBench: AsyncParsableCommand {
         process.arguments = ["aws"] + arguments
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ValidationError("aws \(arguments.joined(separator: " ")) exited \(process.terminationStatus)") }
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("aws \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        }
     }
 }

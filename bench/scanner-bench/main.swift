@@ -2,12 +2,12 @@ import AWSClients
 import ArgumentParser
 import AsyncHTTPClient
 import ClamAV
+import Definitions
+import Environment
 import Foundation
 import Logging
 import ScannerCore
 import UpdaterCore
-import Environment
-import Definitions
 
 /// Drives the scanner's real per-object path (head, tags, download to a temporary file, scan,
 /// tag, publish the result event) against an S3 endpoint, with the definitions loaded once, and
@@ -48,7 +48,8 @@ struct Publish: AsyncParsableCommand {
 /// `scanner-bench measure`: the scanner configured from the environment (as in production),
 /// one object at a time.
 struct Measure: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Scan every key of a list through the scanner's workflow and print the figures as JSON.")
+    static let configuration = CommandConfiguration(
+        abstract: "Scan every key of a list through the scanner's workflow and print the figures as JSON.")
 
     @Option(help: ArgumentHelp("The bucket holding the objects.", valueName: "BUCKET"))
     var bucket: String
@@ -62,7 +63,9 @@ struct Measure: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A large object scanned after the others, with peak memory before and after.", valueName: "KEY"))
     var largeKey: String?
 
-    @Option(help: ArgumentHelp("Local copies of the objects: each is also scanned by the engine alone, without S3, to show the scan's share.", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Local copies of the objects: each is also scanned by the engine alone, without S3, to show the scan's share.", valueName: "DIR"))
     var localCopies: String?
 
     func run() async throws {
@@ -114,7 +117,6 @@ struct Measure: AsyncParsableCommand {
         }
         let measuredSeconds = (clock.now - measuringSince).seconds
         let afterObjects = MemoryStatus.read()
-
 
         var large: [String: JSONNumberOrString] = [:]
         if let largeKey {
@@ -233,7 +235,6 @@ extension Duration {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
-
 
 /// `scanner-bench engine --database DIR --objects DIR`: what the engine's safeguards cost,
 /// measured side by side on the same local files, interleaved so that noise hits all alike:

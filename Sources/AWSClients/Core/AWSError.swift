@@ -25,8 +25,11 @@ public struct AWSError: Error, Sendable, Equatable {
 
     /// True for a missing object, version, bucket or queue (`NoSuchKey`, `NoSuchVersion`, 404...).
     public var isNotFound: Bool {
-        statusCode == 404 || ["NoSuchKey", "NoSuchVersion", "NoSuchBucket", "NotFound",
-                              "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"].contains(code)
+        statusCode == 404
+            || [
+                "NoSuchKey", "NoSuchVersion", "NoSuchBucket", "NotFound",
+                "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
+            ].contains(code)
     }
 
     /// True when an `If-Match` condition failed (412 `PreconditionFailed`).

@@ -5,8 +5,10 @@ import NIOFoundationCompat
 extension AWSServiceClient {
     /// One call of an AWS JSON protocol (`awsJson1_0` for SQS, `awsJson1_1` for EventBridge):
     /// a POST to `/` naming the operation in `X-Amz-Target`.
-    func callJSON<Input: Encodable, Output: Decodable>(target: String, jsonVersion: String, input: Input,
-                                                       as output: Output.Type, timeout: TimeAmount? = nil) async throws -> Output {
+    func callJSON<Input: Encodable, Output: Decodable>(
+        target: String, jsonVersion: String, input: Input,
+        as output: Output.Type, timeout: TimeAmount? = nil
+    ) async throws -> Output {
         let body = try ByteBuffer(bytes: JSONEncoder().encode(input))
         var client = self
         if let timeout { client = client.with(timeout: timeout) }
@@ -23,8 +25,9 @@ extension AWSServiceClient {
     }
 
     func with(timeout: TimeAmount) -> AWSServiceClient {
-        AWSServiceClient(httpClient: httpClient, credentialsProvider: credentialsProvider, region: region, service: service,
-                         endpoint: endpoint, retryPolicy: retryPolicy, logger: logger, now: now, timeout: timeout)
+        AWSServiceClient(
+            httpClient: httpClient, credentialsProvider: credentialsProvider, region: region, service: service,
+            endpoint: endpoint, retryPolicy: retryPolicy, logger: logger, now: now, timeout: timeout)
     }
 }
 

@@ -28,8 +28,10 @@ struct AWSServiceClient: Sendable {
     }
 
     /// The signed request for one attempt.
-    func makeRequest(method: HTTPMethod, host: String? = nil, path: String, query: [(name: String, value: String)],
-                     headers: [(name: String, value: String)], body: ByteBuffer?) async throws -> HTTPClientRequest {
+    func makeRequest(
+        method: HTTPMethod, host: String? = nil, path: String, query: [(name: String, value: String)],
+        headers: [(name: String, value: String)], body: ByteBuffer?
+    ) async throws -> HTTPClientRequest {
         let credentials = try await credentialsProvider.credentials()
         let hostHeader = host ?? endpoint.hostHeader
         let payloadHash = body.map { SigV4Signer.payloadHash($0.readableBytesView) } ?? SigV4Signer.emptyPayloadHash
@@ -37,8 +39,9 @@ struct AWSServiceClient: Sendable {
         if service == "s3" { toSign.append((name: "x-amz-content-sha256", value: payloadHash)) }
         let queryString = SigV4Signer.queryString(query)
         let signer = SigV4Signer(credentials: credentials, region: region, service: service)
-        let signed = signer.sign(method: method.rawValue, host: hostHeader, path: path, query: queryString,
-                                 headers: toSign, payloadHash: payloadHash, date: now())
+        let signed = signer.sign(
+            method: method.rawValue, host: hostHeader, path: path, query: queryString,
+            headers: toSign, payloadHash: payloadHash, date: now())
         var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(hostHeader)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)"))
         request.method = method
         for header in signed.headers where header.name.lowercased() != "host" {
@@ -55,20 +58,24 @@ struct AWSServiceClient: Sendable {
 
     /// Sends a request with retries and returns the buffered response of the first attempt that
     /// is not an error. Error statuses become ``AWSError``; statuses in `accept` are returned.
-    func execute(method: HTTPMethod, host: String? = nil, path: String, query: [(name: String, value: String)] = [],
-                 headers: [(name: String, value: String)] = [], body: ByteBuffer? = nil,
-                 accept: Set<UInt> = [], maxBodySize: Int = 64 << 20) async throws -> Response {
+    func execute(
+        method: HTTPMethod, host: String? = nil, path: String, query: [(name: String, value: String)] = [],
+        headers: [(name: String, value: String)] = [], body: ByteBuffer? = nil,
+        accept: Set<UInt> = [], maxBodySize: Int = 64 << 20
+    ) async throws -> Response {
         try await retryPolicy.run(onRetry: logRetry) { attempt in
             let request = try await makeRequest(method: method, host: host, path: path, query: query, headers: headers, body: body)
             let start = ContinuousClock.now
             let response = try await httpClient.execute(request, timeout: timeout, logger: logger)
             let buffer = try await response.body.collect(upTo: maxBodySize)
             // No headers, paths or bodies in the log: they can name objects and carry signatures.
-            logger.debug("AWS call", metadata: [
-                "service": "\(service)", "method": "\(method.rawValue)", "status": "\(response.status.code)",
-                "requestID": "\(response.headers.first(name: "x-amz-request-id") ?? response.headers.first(name: "x-amzn-RequestId") ?? "")",
-                "attempt": "\(attempt)", "duration": "\(ContinuousClock.now - start)",
-            ])
+            logger.debug(
+                "AWS call",
+                metadata: [
+                    "service": "\(service)", "method": "\(method.rawValue)", "status": "\(response.status.code)",
+                    "requestID": "\(response.headers.first(name: "x-amz-request-id") ?? response.headers.first(name: "x-amzn-RequestId") ?? "")",
+                    "attempt": "\(attempt)", "duration": "\(ContinuousClock.now - start)",
+                ])
             try Self.checkLength(of: buffer.readableBytes, headers: response.headers, method: method)
             if (200..<300).contains(response.status.code) || accept.contains(response.status.code) {
                 return Response(status: response.status, headers: response.headers, body: buffer)
@@ -78,9 +85,11 @@ struct AWSServiceClient: Sendable {
     }
 
     func logRetry(attempt: Int, error: any Error, delay: Duration) {
-        logger.debug("retrying AWS call", metadata: [
-            "service": "\(service)", "attempt": "\(attempt)", "error": "\(error)", "delay": "\(delay)",
-        ])
+        logger.debug(
+            "retrying AWS call",
+            metadata: [
+                "service": "\(service)", "attempt": "\(attempt)", "error": "\(error)", "delay": "\(delay)",
+            ])
     }
 
     /// A buffered body must be exactly as long as `Content-Length` announced.
@@ -103,7 +112,9 @@ struct AWSServiceClient: Sendable {
             // S3: <Error>; query protocols: <ErrorResponse><Error>.
             let error = root.name == "Error" ? root : (root.child("Error") ?? root.child("Errors")?.child("Error"))
             if let error, let code = error.string("Code") {
-                return AWSError(code: code, message: error.string("Message") ?? "", requestID: requestID ?? error.string("RequestId") ?? root.string("RequestId"), statusCode: statusCode)
+                return AWSError(
+                    code: code, message: error.string("Message") ?? "", requestID: requestID ?? error.string("RequestId") ?? root.string("RequestId"),
+                    statusCode: statusCode)
             }
         }
         if trimmed.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
@@ -127,6 +138,7 @@ struct AWSServiceClient: Sendable {
         case 503: code = "ServiceUnavailable"
         default: code = "HTTP\(statusCode)"
         }
-        return AWSError(code: code, message: trimmed.isEmpty ? status.reasonPhrase : String(trimmed.prefix(500)), requestID: requestID, statusCode: statusCode)
+        return AWSError(
+            code: code, message: trimmed.isEmpty ? status.reasonPhrase : String(trimmed.prefix(500)), requestID: requestID, statusCode: statusCode)
     }
 }

@@ -43,10 +43,12 @@ public actor ContainerCredentialsProvider: AWSCredentialsProvider {
     /// - Parameters:
     ///   - refreshMargin: Credentials that expire within this margin are refreshed first.
     ///   - now: The clock, injectable for tests.
-    public init(url: String, authorizationToken: String?, authorizationTokenFile: String? = nil,
-                httpClient: HTTPClient, refreshMargin: Duration = .seconds(300),
-                retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.credentials"),
-                now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        url: String, authorizationToken: String?, authorizationTokenFile: String? = nil,
+        httpClient: HTTPClient, refreshMargin: Duration = .seconds(300),
+        retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.credentials"),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.url = url
         self.authorizationToken = authorizationToken
         self.authorizationTokenFile = authorizationTokenFile
@@ -75,6 +77,8 @@ public actor ContainerCredentialsProvider: AWSCredentialsProvider {
         return expiration.timeIntervalSince(now()) <= margin
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct Response: Decodable {
         var AccessKeyId: String
         var SecretAccessKey: String
@@ -95,23 +99,26 @@ public actor ContainerCredentialsProvider: AWSCredentialsProvider {
             let response = try await httpClient.execute(request, timeout: .seconds(5))
             let body = try await response.body.collect(upTo: 1 << 20)
             guard response.status == .ok else {
-                let error = AWSError(code: "CredentialsEndpointError",
-                                     message: "container credentials endpoint answered \(response.status.code): \(String(buffer: body).prefix(200))",
-                                     requestID: nil, statusCode: Int(response.status.code))
+                let error = AWSError(
+                    code: "CredentialsEndpointError",
+                    message: "container credentials endpoint answered \(response.status.code): \(String(buffer: body).prefix(200))",
+                    requestID: nil, statusCode: Int(response.status.code))
                 throw error
             }
             return body
         }
         let decoded: Response
-        do { decoded = try JSONDecoder().decode(Response.self, from: Data(buffer: body)) }
-        catch { throw AWSClientError.invalidResponse("container credentials response is not the expected JSON: \(error)") }
+        do { decoded = try JSONDecoder().decode(Response.self, from: Data(buffer: body)) } catch {
+            throw AWSClientError.invalidResponse("container credentials response is not the expected JSON: \(error)")
+        }
         let expiration = try decoded.Expiration.map { value throws(AWSClientError) -> Date in
             guard let date = AWSDates.parse(value) else { throw .invalidResponse("container credentials Expiration is not ISO 8601: \(value)") }
             return date
         }
         logger.debug("fetched container credentials", metadata: ["expiration": "\(decoded.Expiration ?? "none")"])
-        return AWSCredentials(accessKeyID: decoded.AccessKeyId, secretAccessKey: decoded.SecretAccessKey,
-                              sessionToken: decoded.Token, expiration: expiration)
+        return AWSCredentials(
+            accessKeyID: decoded.AccessKeyId, secretAccessKey: decoded.SecretAccessKey,
+            sessionToken: decoded.Token, expiration: expiration)
     }
 }
 
@@ -122,8 +129,9 @@ extension AWSSettings {
         case .environment(let credentials):
             return StaticCredentialsProvider(credentials)
         case .container(let url, let token, let tokenFile):
-            return ContainerCredentialsProvider(url: url, authorizationToken: token, authorizationTokenFile: tokenFile,
-                                                httpClient: httpClient, logger: logger)
+            return ContainerCredentialsProvider(
+                url: url, authorizationToken: token, authorizationTokenFile: tokenFile,
+                httpClient: httpClient, logger: logger)
         }
     }
 }

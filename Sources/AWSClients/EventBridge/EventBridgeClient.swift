@@ -75,14 +75,19 @@ public struct EventBridgeClient: Sendable {
     public static let maxBytesPerCall = 256 * 1024
 
     /// Creates a client.
-    public init(settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
-                retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.eventbridge"),
-                now: @escaping @Sendable () -> Date = { Date() }) {
-        core = AWSServiceClient(httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
-                                service: "events", endpoint: settings.eventBridgeEndpoint, retryPolicy: retryPolicy,
-                                logger: logger, now: now, timeout: .seconds(30))
+    public init(
+        settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
+        retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.eventbridge"),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        core = AWSServiceClient(
+            httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
+            service: "events", endpoint: settings.eventBridgeEndpoint, retryPolicy: retryPolicy,
+            logger: logger, now: now, timeout: .seconds(30))
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct WireEntry: Encodable {
         var EventBusName: String?
         var Source: String
@@ -92,13 +97,21 @@ public struct EventBridgeClient: Sendable {
         var Time: Double?
 
         enum CodingKeys: String, CodingKey {
-            case EventBusName, Source, DetailType = "DetailType", Detail, Resources, Time
+            case EventBusName, Source
+            case DetailType = "DetailType"
+            case Detail, Resources, Time
         }
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct Input: Encodable { var Entries: [WireEntry] }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct Output: Decodable {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The AWS JSON protocol's wire names.
         struct ResultEntry: Decodable {
             var EventId: String?
             var ErrorCode: String?
@@ -138,7 +151,8 @@ public struct EventBridgeClient: Sendable {
                         eventIDs[index] = id
                         failures[index] = nil
                     } else {
-                        failures[index] = .init(index: index, errorCode: "MissingEventId", errorMessage: "PutEvents answered neither an EventId nor an ErrorCode")
+                        failures[index] = .init(
+                            index: index, errorCode: "MissingEventId", errorMessage: "PutEvents answered neither an EventId nor an ErrorCode")
                     }
                 }
             }
@@ -175,10 +189,12 @@ public struct EventBridgeClient: Sendable {
     }
 
     private func putBatch(_ batch: [EventBridgeEntry]) async throws -> [Output.ResultEntry] {
-        let input = Input(Entries: batch.map {
-            WireEntry(EventBusName: $0.eventBusName, Source: $0.source, DetailType: $0.detailType, Detail: $0.detail,
-                      Resources: $0.resources.isEmpty ? nil : $0.resources, Time: $0.time?.timeIntervalSince1970)
-        })
+        let input = Input(
+            Entries: batch.map {
+                WireEntry(
+                    EventBusName: $0.eventBusName, Source: $0.source, DetailType: $0.detailType, Detail: $0.detail,
+                    Resources: $0.resources.isEmpty ? nil : $0.resources, Time: $0.time?.timeIntervalSince1970)
+            })
         let output = try await core.callJSON(target: "AWSEvents.PutEvents", jsonVersion: "1.1", input: input, as: Output.self)
         guard let results = output.Entries, results.count == batch.count else {
             throw AWSClientError.invalidResponse("PutEvents answered \(output.Entries?.count ?? 0) results for \(batch.count) entries")

@@ -18,8 +18,10 @@ public struct RetryPolicy: Sendable, Equatable {
     public var maxTotalTime: Duration
 
     /// Creates a policy.
-    public init(maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(20),
-                maxTotalTime: Duration = .seconds(120)) {
+    public init(
+        maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(20),
+        maxTotalTime: Duration = .seconds(120)
+    ) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay

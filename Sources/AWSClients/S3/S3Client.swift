@@ -23,12 +23,15 @@ public struct S3Client: Sendable {
     ///   - httpClient: A shared HTTP client; the caller shuts it down. Build it with
     ///     `HTTPClient.Configuration.forAWSClients()` so that parallel ranges get their connections.
     ///   - now: The signing clock, injectable for tests.
-    public init(settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
-                retryPolicy: RetryPolicy = .default, transferOptions: S3TransferOptions = S3TransferOptions(),
-                logger: Logger = Logger(label: "aws.s3"), now: @escaping @Sendable () -> Date = { Date() }) {
-        self.core = AWSServiceClient(httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
-                                     service: "s3", endpoint: settings.s3Endpoint, retryPolicy: retryPolicy, logger: logger,
-                                     now: now, timeout: .seconds(300))
+    public init(
+        settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
+        retryPolicy: RetryPolicy = .default, transferOptions: S3TransferOptions = S3TransferOptions(),
+        logger: Logger = Logger(label: "aws.s3"), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.core = AWSServiceClient(
+            httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
+            service: "s3", endpoint: settings.s3Endpoint, retryPolicy: retryPolicy, logger: logger,
+            now: now, timeout: .seconds(300))
         self.pathStyle = settings.s3UsePathStyle
         self.transferOptions = transferOptions
     }
@@ -106,13 +109,16 @@ public struct S3Client: Sendable {
     /// (`If-None-Match`), as used to poll a small manifest.
     ///
     /// - Returns: `.notModified` when the object still has the entity tag `ifNoneMatch`.
-    public func getObject(bucket: String, key: String, versionID: String? = nil, ifNoneMatch: String? = nil,
-                          maxSize: Int = 64 << 20) async throws -> S3ConditionalGetResult {
+    public func getObject(
+        bucket: String, key: String, versionID: String? = nil, ifNoneMatch: String? = nil,
+        maxSize: Int = 64 << 20
+    ) async throws -> S3ConditionalGetResult {
         let (host, path) = location(bucket: bucket, key: key)
         var headers: [(name: String, value: String)] = [(name: "x-amz-checksum-mode", value: "ENABLED")]
         if let ifNoneMatch { headers.append((name: "If-None-Match", value: Self.quoted(ifNoneMatch))) }
-        let response = try await core.execute(method: .GET, host: host, path: path, query: Self.versionQuery(versionID),
-                                              headers: headers, accept: [304], maxBodySize: maxSize)
+        let response = try await core.execute(
+            method: .GET, host: host, path: path, query: Self.versionQuery(versionID),
+            headers: headers, accept: [304], maxBodySize: maxSize)
         if response.status == .notModified { return .notModified }
         let metadata = Self.metadata(from: response.headers, size: Int64(response.body.readableBytes))
         let integrity = DownloadIntegrity(metadata)
@@ -133,8 +139,9 @@ public struct S3Client: Sendable {
     /// GetObjectTagging of one object version.
     public func getObjectTagging(bucket: String, key: String, versionID: String? = nil) async throws -> [S3Tag] {
         let (host, path) = location(bucket: bucket, key: key)
-        let response = try await core.execute(method: .GET, host: host, path: path,
-                                              query: [(name: "tagging", value: "")] + Self.versionQuery(versionID))
+        let response = try await core.execute(
+            method: .GET, host: host, path: path,
+            query: [(name: "tagging", value: "")] + Self.versionQuery(versionID))
         let root = try XMLTree.parse(response.body.readableBytesView)
         return (root.child("TagSet")?.all("Tag") ?? []).map { S3Tag(key: $0.string("Key") ?? "", value: $0.string("Value") ?? "") }
     }
@@ -143,15 +150,19 @@ public struct S3Client: Sendable {
     public func putObjectTagging(bucket: String, key: String, versionID: String? = nil, tags: [S3Tag]) async throws {
         guard tags.count <= 10 else { throw AWSClientError.invalidArgument("S3 objects can have at most 10 tags, got \(tags.count)") }
         let (host, path) = location(bucket: bucket, key: key)
-        let xml = "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
+        let xml =
+            "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
             + tags.map { "<Tag>\(XMLTree.element("Key", $0.key))\(XMLTree.element("Value", $0.value))</Tag>" }.joined()
             + "</TagSet></Tagging>"
         let body = ByteBuffer(string: xml)
-        _ = try await core.execute(method: .PUT, host: host, path: path,
-                                   query: [(name: "tagging", value: "")] + Self.versionQuery(versionID),
-                                   headers: [(name: "Content-Type", value: "application/xml"),
-                                             (name: "Content-MD5", value: Data(Insecure.MD5.hash(data: Data(xml.utf8))).base64EncodedString())],
-                                   body: body)
+        _ = try await core.execute(
+            method: .PUT, host: host, path: path,
+            query: [(name: "tagging", value: "")] + Self.versionQuery(versionID),
+            headers: [
+                (name: "Content-Type", value: "application/xml"),
+                (name: "Content-MD5", value: Data(Insecure.MD5.hash(data: Data(xml.utf8))).base64EncodedString()),
+            ],
+            body: body)
     }
 
     // MARK: DeleteObject
@@ -165,8 +176,9 @@ public struct S3Client: Sendable {
         // 412 when the object no longer has this entity tag.
         let headers: [(name: String, value: String)] = ifMatch.map { [(name: "If-Match", value: Self.quoted($0))] } ?? []
         let response = try await core.execute(method: .DELETE, host: host, path: path, query: Self.versionQuery(versionID), headers: headers)
-        return S3DeleteResult(versionID: response.headers.first(name: "x-amz-version-id"),
-                              deleteMarker: response.headers.first(name: "x-amz-delete-marker") == "true")
+        return S3DeleteResult(
+            versionID: response.headers.first(name: "x-amz-version-id"),
+            deleteMarker: response.headers.first(name: "x-amz-delete-marker") == "true")
     }
 
     // MARK: CopyObject
@@ -174,8 +186,10 @@ public struct S3Client: Sendable {
     /// CopyObject of one source version (up to 5 GiB, S3's limit for a single copy), e.g. into a
     /// quarantine bucket. Tags are copied unless `tags` replaces them.
     @discardableResult
-    public func copyObject(sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil, sourceIfMatch: String? = nil,
-                           destinationBucket: String, destinationKey: String, tags: [S3Tag]? = nil) async throws -> S3WriteResult {
+    public func copyObject(
+        sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil, sourceIfMatch: String? = nil,
+        destinationBucket: String, destinationKey: String, tags: [S3Tag]? = nil
+    ) async throws -> S3WriteResult {
         let (host, path) = location(bucket: destinationBucket, key: destinationKey)
         var source = "/\(SigV4Signer.uriEncode(sourceBucket))/\(SigV4Signer.uriEncode(sourceKey, encodeSlash: false))"
         if let sourceVersionID { source += "?versionId=\(SigV4Signer.uriEncode(sourceVersionID))" }
@@ -227,8 +241,10 @@ public struct S3Client: Sendable {
     // MARK: ListObjectsV2
 
     /// One page of ListObjectsV2.
-    public func listObjectsV2(bucket: String, prefix: String? = nil, delimiter: String? = nil,
-                              continuationToken: String? = nil, maxKeys: Int? = nil) async throws -> S3ListPage {
+    public func listObjectsV2(
+        bucket: String, prefix: String? = nil, delimiter: String? = nil,
+        continuationToken: String? = nil, maxKeys: Int? = nil
+    ) async throws -> S3ListPage {
         let (host, path) = location(bucket: bucket)
         var query: [(name: String, value: String)] = [(name: "list-type", value: "2")]
         if let prefix { query.append((name: "prefix", value: prefix)) }
@@ -238,13 +254,15 @@ public struct S3Client: Sendable {
         let response = try await core.execute(method: .GET, host: host, path: path, query: query)
         let root = try XMLTree.parse(response.body.readableBytesView)
         let objects = root.all("Contents").map { node in
-            S3ObjectSummary(key: node.string("Key") ?? "", size: Int64(node.string("Size") ?? "") ?? 0,
-                            eTag: Self.unquoted(node.string("ETag")), lastModified: node.string("LastModified").flatMap(AWSDates.parse))
+            S3ObjectSummary(
+                key: node.string("Key") ?? "", size: Int64(node.string("Size") ?? "") ?? 0,
+                eTag: Self.unquoted(node.string("ETag")), lastModified: node.string("LastModified").flatMap(AWSDates.parse))
         }
         let truncated = root.string("IsTruncated") == "true"
-        return S3ListPage(objects: objects,
-                          commonPrefixes: root.all("CommonPrefixes").compactMap { $0.string("Prefix") },
-                          nextContinuationToken: truncated ? root.string("NextContinuationToken") : nil)
+        return S3ListPage(
+            objects: objects,
+            commonPrefixes: root.all("CommonPrefixes").compactMap { $0.string("Prefix") },
+            nextContinuationToken: truncated ? root.string("NextContinuationToken") : nil)
     }
 
     /// Every object under a prefix, following continuation tokens to the last page.

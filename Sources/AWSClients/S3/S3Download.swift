@@ -26,7 +26,9 @@ extension S3Client {
     ///   - path: The file to create or replace.
     /// - Returns: The metadata of the version that was written.
     @discardableResult
-    public func getObject(bucket: String, key: String, versionID: String? = nil, ifMatch: String? = nil, to path: String) async throws -> S3ObjectMetadata {
+    public func getObject(bucket: String, key: String, versionID: String? = nil, ifMatch: String? = nil, to path: String) async throws
+        -> S3ObjectMetadata
+    {
         let metadata = try await headObject(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch)
         return try await getObject(bucket: bucket, key: key, headed: metadata, to: path)
     }
@@ -39,7 +41,8 @@ extension S3Client {
     public func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
         let integrity = DownloadIntegrity(metadata)
         let name = "s3://\(bucket)/\(key)"
-        let parts = integrity.needsParts && metadata.size > 0
+        let parts =
+            integrity.needsParts && metadata.size > 0
             ? try await partLayout(bucket: bucket, key: key, versionID: metadata.versionID, size: metadata.size, partCount: integrity.partCount ?? 1)
             : nil
         // A mismatch found only once every byte is there (a range that was wrong) restarts the
@@ -106,8 +109,9 @@ extension S3Client {
                     }
                 }
             } else {
-                try await downloadWhole(bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size,
-                                        integrity: integrity, into: file, name: name)
+                try await downloadWhole(
+                    bucket: bucket, key: key, versionID: pinnedVersion, ifMatch: condition, size: metadata.size,
+                    integrity: integrity, into: file, name: name)
             }
             file.close()
             return metadata
@@ -120,8 +124,10 @@ extension S3Client {
 
     /// One GET of the whole object, restarted from the first byte on a retry, checked while
     /// it streams.
-    func downloadWhole(bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
-                       integrity: DownloadIntegrity, into file: PositionalFile, name: String) async throws {
+    func downloadWhole(
+        bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
+        integrity: DownloadIntegrity, into file: PositionalFile, name: String
+    ) async throws {
         try await core.retryPolicy.run(onRetry: core.logRetry) { _ in
             let response = try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: nil)
             guard response.status == .ok else {
@@ -139,12 +145,14 @@ extension S3Client {
             let checks = DownloadIntegrity(fullObject: announced, composite: integrity.composite, md5: integrity.md5, partCount: integrity.partCount)
             var computers = checks.fullObject.map { ChecksumComputer($0.algorithm) }
             var hasher = checks.md5 != nil && checks.partCount == nil ? Insecure.MD5() : nil
-            let received = try await stream(response, expected: size, from: 0, into: file, each: { chunk in
-                chunk.withUnsafeReadableBytes { bytes in
-                    hasher?.update(bufferPointer: bytes)
-                    for index in computers.indices { computers[index].update(bytes) }
-                }
-            })
+            let received = try await stream(
+                response, expected: size, from: 0, into: file,
+                each: { chunk in
+                    chunk.withUnsafeReadableBytes { bytes in
+                        hasher?.update(bufferPointer: bytes)
+                        for index in computers.indices { computers[index].update(bytes) }
+                    }
+                })
             guard received == size else {
                 throw AWSClientError.incompleteBody("\(name): received \(received) of \(size) bytes")
             }
@@ -157,8 +165,10 @@ extension S3Client {
     /// The parts of a multipart object as ranges, at most ``S3TransferOptions/downloadConcurrency``
     /// in flight; each is checked against its own checksums as soon as it is complete (and
     /// downloaded again when it does not match). Returns the parts' MD5s when asked.
-    func downloadParts(_ parts: [ObjectPart], bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
-                       md5: Bool, into file: PositionalFile, path: String, name: String) async throws -> [Data] {
+    func downloadParts(
+        _ parts: [ObjectPart], bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
+        md5: Bool, into file: PositionalFile, path: String, name: String
+    ) async throws -> [Data] {
         let digests = try await withThrowingTaskGroup(of: (Int, Data?).self) { group in
             var next = 0
             var results: [Int: Data?] = [:]
@@ -198,13 +208,19 @@ extension S3Client {
             for _ in 0..<min(transferOptions.downloadConcurrency, ranges.count) {
                 let range = ranges[next]
                 next += 1
-                group.addTask { try await self.downloadRange(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: range, total: size, into: file) }
+                group.addTask {
+                    try await self.downloadRange(
+                        bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: range, total: size, into: file)
+                }
             }
             while try await group.next() != nil {
                 if next < ranges.count {
                     let range = ranges[next]
                     next += 1
-                    group.addTask { try await self.downloadRange(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: range, total: size, into: file) }
+                    group.addTask {
+                        try await self.downloadRange(
+                            bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: range, total: size, into: file)
+                    }
                 }
             }
         }
@@ -213,8 +229,10 @@ extension S3Client {
     /// One range, resumed from the last byte written when the connection breaks. `check`
     /// runs once the range is complete; when it throws, the whole range is downloaded again
     /// (within the retry policy).
-    func downloadRange(bucket: String, key: String, versionID: String?, ifMatch: String, range: ClosedRange<Int64>, total: Int64,
-                       into file: PositionalFile, check: (() async throws -> Void)? = nil) async throws {
+    func downloadRange(
+        bucket: String, key: String, versionID: String?, ifMatch: String, range: ClosedRange<Int64>, total: Int64,
+        into file: PositionalFile, check: (() async throws -> Void)? = nil
+    ) async throws {
         var done: Int64 = 0
         let length = range.count
         try await core.retryPolicy.run(onRetry: core.logRetry) { _ in
@@ -225,14 +243,17 @@ extension S3Client {
             }
             let expectedContentRange = "bytes \(start)-\(range.upperBound)/\(total)"
             guard response.headers.first(name: "Content-Range") == expectedContentRange else {
-                throw AWSClientError.invalidResponse("ranged GetObject answered Content-Range \(response.headers.first(name: "Content-Range") ?? "none"), expected \(expectedContentRange)")
+                throw AWSClientError.invalidResponse(
+                    "ranged GetObject answered Content-Range \(response.headers.first(name: "Content-Range") ?? "none"), expected \(expectedContentRange)"
+                )
             }
             let remaining = Int64(length) - done
             // Count what was written even when the body breaks off, so the retry resumes there.
             do {
                 let received = try await stream(response, expected: remaining, from: start, into: file, progress: { done += $0 })
                 guard received == remaining else {
-                    throw AWSClientError.incompleteBody("s3://\(bucket)/\(key) bytes \(start)-\(range.upperBound): received \(received) of \(remaining)")
+                    throw AWSClientError.incompleteBody(
+                        "s3://\(bucket)/\(key) bytes \(start)-\(range.upperBound): received \(received) of \(remaining)")
                 }
             }
             do {
@@ -254,7 +275,8 @@ extension S3Client {
         } else {
             headers.append((name: "x-amz-checksum-mode", value: "ENABLED"))
         }
-        let request = try await core.makeRequest(method: .GET, host: host, path: path, query: Self.versionQuery(versionID), headers: headers, body: nil)
+        let request = try await core.makeRequest(
+            method: .GET, host: host, path: path, query: Self.versionQuery(versionID), headers: headers, body: nil)
         let response = try await core.httpClient.execute(request, timeout: core.timeout, logger: core.logger)
         guard (200..<300).contains(response.status.code) else {
             let body = try await response.body.collect(upTo: 1 << 20)
@@ -265,8 +287,10 @@ extension S3Client {
 
     /// Streams a body to the file from `offset`, in writes of about 1 MiB, and returns the byte
     /// count. A body longer than `expected` is an error at once.
-    func stream(_ response: HTTPClientResponse, expected: Int64, from offset: Int64, into file: PositionalFile,
-                progress: (Int64) -> Void = { _ in }, each: (ByteBuffer) -> Void = { _ in }) async throws -> Int64 {
+    func stream(
+        _ response: HTTPClientResponse, expected: Int64, from offset: Int64, into file: PositionalFile,
+        progress: (Int64) -> Void = { _ in }, each: (ByteBuffer) -> Void = { _ in }
+    ) async throws -> Int64 {
         var received: Int64 = 0
         var pending = ByteBuffer()
         var pendingOffset = offset

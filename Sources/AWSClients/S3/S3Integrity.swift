@@ -161,12 +161,16 @@ extension S3Client {
         return parts
     }
 
-    private func partsFromAttributes(bucket: String, key: String, versionID: String?) async throws -> [(number: Int, size: Int64, checksums: [S3Checksum])] {
+    private func partsFromAttributes(bucket: String, key: String, versionID: String?) async throws -> [(
+        number: Int, size: Int64, checksums: [S3Checksum]
+    )] {
         let (host, path) = location(bucket: bucket, key: key)
         var parts: [(number: Int, size: Int64, checksums: [S3Checksum])] = []
         var marker: String?
         repeat {
-            var headers: [(name: String, value: String)] = [(name: "x-amz-object-attributes", value: "ObjectParts"), (name: "x-amz-max-parts", value: "1000")]
+            var headers: [(name: String, value: String)] = [
+                (name: "x-amz-object-attributes", value: "ObjectParts"), (name: "x-amz-max-parts", value: "1000"),
+            ]
             if let marker { headers.append((name: "x-amz-part-number-marker", value: marker)) }
             let response = try await core.execute(
                 method: .GET, host: host, path: path, query: [(name: "attributes", value: "")] + Self.versionQuery(versionID), headers: headers
@@ -187,7 +191,9 @@ extension S3Client {
         return parts
     }
 
-    private func partsFromHeads(bucket: String, key: String, versionID: String?, count: Int) async throws -> [(number: Int, size: Int64, checksums: [S3Checksum])] {
+    private func partsFromHeads(bucket: String, key: String, versionID: String?, count: Int) async throws -> [(
+        number: Int, size: Int64, checksums: [S3Checksum]
+    )] {
         try await withThrowingTaskGroup(of: (number: Int, size: Int64, checksums: [S3Checksum]).self) { group in
             var next = 1
             var parts: [(number: Int, size: Int64, checksums: [S3Checksum])] = []
@@ -204,7 +210,9 @@ extension S3Client {
                     let size = response.headers.first(name: "Content-Length").flatMap(Int64.init) ?? 0
                     // A part's own checksum, when S3 keeps one (never a "-N" composite value).
                     let checksums = S3Checksum.Algorithm.allCases.compactMap { algorithm in
-                        response.headers.first(name: algorithm.headerName).flatMap { $0.contains("-") ? nil : S3Checksum(algorithm: algorithm, value: $0) }
+                        response.headers.first(name: algorithm.headerName).flatMap {
+                            $0.contains("-") ? nil : S3Checksum(algorithm: algorithm, value: $0)
+                        }
                     }
                     return (number, size, checksums)
                 }

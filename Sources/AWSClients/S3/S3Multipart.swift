@@ -8,7 +8,9 @@ extension S3Client {
     /// upload with parallel parts above it (aborted if any part fails for good).
     /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
     @discardableResult
-    public func putObject(bucket: String, key: String, fileAt path: String, contentType: String? = nil, tags: [S3Tag] = []) async throws -> S3WriteResult {
+    public func putObject(bucket: String, key: String, fileAt path: String, contentType: String? = nil, tags: [S3Tag] = []) async throws
+        -> S3WriteResult
+    {
         let (file, size) = try PositionalFile.openForReading(path: path)
         defer { file.close() }
         if size <= transferOptions.uploadThreshold {
@@ -66,9 +68,10 @@ extension S3Client {
     /// UploadPart; returns the part's entity tag.
     func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, body: ByteBuffer) async throws -> String {
         let (host, path) = location(bucket: bucket, key: key)
-        let response = try await core.execute(method: .PUT, host: host, path: path,
-                                              query: [(name: "partNumber", value: String(partNumber)), (name: "uploadId", value: uploadID)],
-                                              body: body)
+        let response = try await core.execute(
+            method: .PUT, host: host, path: path,
+            query: [(name: "partNumber", value: String(partNumber)), (name: "uploadId", value: uploadID)],
+            body: body)
         guard let eTag = response.headers.first(name: "ETag") else { throw AWSClientError.invalidResponse("UploadPart answered no ETag") }
         return eTag
     }
@@ -76,11 +79,13 @@ extension S3Client {
     /// CompleteMultipartUpload, which may fail inside a 200 response.
     func completeMultipartUpload(bucket: String, key: String, uploadID: String, eTags: [String]) async throws -> S3WriteResult {
         let (host, path) = location(bucket: bucket, key: key)
-        let xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        let xml =
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
             + eTags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber>\(XMLTree.element("ETag", $0.element))</Part>" }.joined()
             + "</CompleteMultipartUpload>"
-        let response = try await core.execute(method: .POST, host: host, path: path, query: [(name: "uploadId", value: uploadID)],
-                                              headers: [(name: "Content-Type", value: "application/xml")], body: ByteBuffer(string: xml))
+        let response = try await core.execute(
+            method: .POST, host: host, path: path, query: [(name: "uploadId", value: uploadID)],
+            headers: [(name: "Content-Type", value: "application/xml")], body: ByteBuffer(string: xml))
         let root = try Self.parseResultOrError(response)
         return S3WriteResult(eTag: Self.unquoted(root.string("ETag")), versionID: response.headers.first(name: "x-amz-version-id"))
     }

@@ -33,9 +33,11 @@ public struct S3ObjectMetadata: Sendable, Equatable {
     }
 
     /// Creates metadata from its parts.
-    public init(size: Int64, eTag: String, versionID: String? = nil, lastModified: Date? = nil, contentType: String? = nil,
-                checksums: [S3Checksum] = [], serverSideEncryption: String? = nil, customerKeyEncrypted: Bool = false,
-                userMetadata: [String: String] = [:]) {
+    public init(
+        size: Int64, eTag: String, versionID: String? = nil, lastModified: Date? = nil, contentType: String? = nil,
+        checksums: [S3Checksum] = [], serverSideEncryption: String? = nil, customerKeyEncrypted: Bool = false,
+        userMetadata: [String: String] = [:]
+    ) {
         self.size = size
         self.eTag = eTag
         self.versionID = versionID
@@ -178,8 +180,10 @@ public struct S3TransferOptions: Sendable, Equatable {
     public var uploadConcurrency: Int
 
     /// Creates transfer options.
-    public init(downloadThreshold: Int64 = 8 << 20, downloadPartSize: Int64 = 8 << 20, downloadConcurrency: Int = 10,
-                uploadThreshold: Int64 = 16 << 20, uploadPartSize: Int64 = 8 << 20, uploadConcurrency: Int = 8) {
+    public init(
+        downloadThreshold: Int64 = 8 << 20, downloadPartSize: Int64 = 8 << 20, downloadConcurrency: Int = 10,
+        uploadThreshold: Int64 = 16 << 20, uploadPartSize: Int64 = 8 << 20, uploadConcurrency: Int = 8
+    ) {
         self.downloadThreshold = downloadThreshold
         self.downloadPartSize = max(1, downloadPartSize)
         self.downloadConcurrency = max(1, downloadConcurrency)

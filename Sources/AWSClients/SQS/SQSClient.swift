@@ -51,14 +51,19 @@ public struct SQSClient: Sendable {
     let core: AWSServiceClient
 
     /// Creates a client.
-    public init(settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
-                retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.sqs"),
-                now: @escaping @Sendable () -> Date = { Date() }) {
-        core = AWSServiceClient(httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
-                                service: "sqs", endpoint: settings.sqsEndpoint, retryPolicy: retryPolicy,
-                                logger: logger, now: now, timeout: .seconds(30))
+    public init(
+        settings: AWSSettings, credentialsProvider: any AWSCredentialsProvider, httpClient: HTTPClient,
+        retryPolicy: RetryPolicy = .default, logger: Logger = Logger(label: "aws.sqs"),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        core = AWSServiceClient(
+            httpClient: httpClient, credentialsProvider: credentialsProvider, region: settings.region,
+            service: "sqs", endpoint: settings.sqsEndpoint, retryPolicy: retryPolicy,
+            logger: logger, now: now, timeout: .seconds(30))
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct ReceiveInput: Encodable {
         var QueueUrl: String
         var MaxNumberOfMessages: Int
@@ -68,7 +73,11 @@ public struct SQSClient: Sendable {
         var AttributeNames: [String]
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct ReceiveOutput: Decodable {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The AWS JSON protocol's wire names.
         struct Message: Decodable {
             var MessageId: String
             var ReceiptHandle: String
@@ -81,15 +90,21 @@ public struct SQSClient: Sendable {
 
     /// ReceiveMessage with long polling: waits up to `waitTimeSeconds` (at most 20) for up to
     /// `maxMessages` (at most 10) messages. Bodies are checked against `MD5OfBody`.
-    public func receiveMessages(queueURL: String, maxMessages: Int = 10, waitTimeSeconds: Int = 20,
-                                visibilityTimeout: Int? = nil) async throws -> [SQSMessage] {
+    public func receiveMessages(
+        queueURL: String, maxMessages: Int = 10, waitTimeSeconds: Int = 20,
+        visibilityTimeout: Int? = nil
+    ) async throws -> [SQSMessage] {
         guard (1...10).contains(maxMessages) else { throw AWSClientError.invalidArgument("maxMessages must be 1...10, got \(maxMessages)") }
-        guard (0...20).contains(waitTimeSeconds) else { throw AWSClientError.invalidArgument("waitTimeSeconds must be 0...20, got \(waitTimeSeconds)") }
-        let input = ReceiveInput(QueueUrl: queueURL, MaxNumberOfMessages: maxMessages, WaitTimeSeconds: waitTimeSeconds,
-                                 VisibilityTimeout: visibilityTimeout, MessageSystemAttributeNames: ["All"], AttributeNames: ["All"])
+        guard (0...20).contains(waitTimeSeconds) else {
+            throw AWSClientError.invalidArgument("waitTimeSeconds must be 0...20, got \(waitTimeSeconds)")
+        }
+        let input = ReceiveInput(
+            QueueUrl: queueURL, MaxNumberOfMessages: maxMessages, WaitTimeSeconds: waitTimeSeconds,
+            VisibilityTimeout: visibilityTimeout, MessageSystemAttributeNames: ["All"], AttributeNames: ["All"])
         // The call lasts as long as the poll: give it the wait plus a margin.
-        let output = try await core.callJSON(target: "AmazonSQS.ReceiveMessage", jsonVersion: "1.0", input: input,
-                                             as: ReceiveOutput.self, timeout: .seconds(Int64(waitTimeSeconds) + 15))
+        let output = try await core.callJSON(
+            target: "AmazonSQS.ReceiveMessage", jsonVersion: "1.0", input: input,
+            as: ReceiveOutput.self, timeout: .seconds(Int64(waitTimeSeconds) + 15))
         return try (output.Messages ?? []).map { message in
             if let md5 = message.MD5OfBody {
                 let computed = Insecure.MD5.hash(data: Data(message.Body.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -97,11 +112,14 @@ public struct SQSClient: Sendable {
                     throw AWSClientError.checksumMismatch("SQS message \(message.MessageId): MD5 of the body is \(computed), SQS announced \(md5)")
                 }
             }
-            return SQSMessage(messageID: message.MessageId, receiptHandle: message.ReceiptHandle, body: message.Body,
-                              attributes: message.Attributes ?? [:])
+            return SQSMessage(
+                messageID: message.MessageId, receiptHandle: message.ReceiptHandle, body: message.Body,
+                attributes: message.Attributes ?? [:])
         }
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct DeleteInput: Encodable {
         var QueueUrl: String
         var ReceiptHandle: String
@@ -109,11 +127,16 @@ public struct SQSClient: Sendable {
 
     /// DeleteMessage: acknowledges one message.
     public func deleteMessage(queueURL: String, receiptHandle: String) async throws {
-        _ = try await core.callJSON(target: "AmazonSQS.DeleteMessage", jsonVersion: "1.0",
-                                    input: DeleteInput(QueueUrl: queueURL, ReceiptHandle: receiptHandle), as: EmptyJSON.self)
+        _ = try await core.callJSON(
+            target: "AmazonSQS.DeleteMessage", jsonVersion: "1.0",
+            input: DeleteInput(QueueUrl: queueURL, ReceiptHandle: receiptHandle), as: EmptyJSON.self)
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct DeleteBatchInput: Encodable {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The AWS JSON protocol's wire names.
         struct Entry: Encodable {
             var Id: String
             var ReceiptHandle: String
@@ -122,7 +145,11 @@ public struct SQSClient: Sendable {
         var Entries: [Entry]
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct BatchOutput: Decodable {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The AWS JSON protocol's wire names.
         struct Failed: Decodable {
             var Id: String
             var Code: String
@@ -140,17 +167,22 @@ public struct SQSClient: Sendable {
         for start in stride(from: 0, to: receiptHandles.count, by: 10) {
             let chunk = Array(receiptHandles[start..<min(start + 10, receiptHandles.count)])
             let entries = chunk.enumerated().map { DeleteBatchInput.Entry(Id: "m\($0.offset)", ReceiptHandle: $0.element) }
-            let output = try await core.callJSON(target: "AmazonSQS.DeleteMessageBatch", jsonVersion: "1.0",
-                                                 input: DeleteBatchInput(QueueUrl: queueURL, Entries: entries), as: BatchOutput.self)
+            let output = try await core.callJSON(
+                target: "AmazonSQS.DeleteMessageBatch", jsonVersion: "1.0",
+                input: DeleteBatchInput(QueueUrl: queueURL, Entries: entries), as: BatchOutput.self)
             for failed in output.Failed ?? [] {
                 let index = Int(failed.Id.dropFirst()) ?? 0
-                failures.append(.init(receiptHandle: chunk[min(index, chunk.count - 1)], code: failed.Code,
-                                      message: failed.Message ?? "", senderFault: failed.SenderFault ?? false))
+                failures.append(
+                    .init(
+                        receiptHandle: chunk[min(index, chunk.count - 1)], code: failed.Code,
+                        message: failed.Message ?? "", senderFault: failed.SenderFault ?? false))
             }
         }
         if !failures.isEmpty { throw SQSBatchError(failures: failures) }
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct VisibilityInput: Encodable {
         var QueueUrl: String
         var ReceiptHandle: String
@@ -159,43 +191,62 @@ public struct SQSClient: Sendable {
 
     /// ChangeMessageVisibility: extends (or ends, with 0) the time a message stays hidden.
     public func changeMessageVisibility(queueURL: String, receiptHandle: String, visibilityTimeout: Int) async throws {
-        _ = try await core.callJSON(target: "AmazonSQS.ChangeMessageVisibility", jsonVersion: "1.0",
-                                    input: VisibilityInput(QueueUrl: queueURL, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityTimeout),
-                                    as: EmptyJSON.self)
+        _ = try await core.callJSON(
+            target: "AmazonSQS.ChangeMessageVisibility", jsonVersion: "1.0",
+            input: VisibilityInput(QueueUrl: queueURL, ReceiptHandle: receiptHandle, VisibilityTimeout: visibilityTimeout),
+            as: EmptyJSON.self)
     }
 }
 
 extension SQSClient {
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct CreateQueueInput: Encodable { var QueueName: String }
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct CreateQueueOutput: Decodable { var QueueUrl: String }
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct SendInput: Encodable {
         var QueueUrl: String
         var MessageBody: String
     }
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct SendOutput: Decodable { var MessageId: String }
 
     /// CreateQueue (standard queue, default attributes); returns the queue URL.
     public func createQueue(name: String) async throws -> String {
-        try await core.callJSON(target: "AmazonSQS.CreateQueue", jsonVersion: "1.0", input: CreateQueueInput(QueueName: name),
-                                as: CreateQueueOutput.self).QueueUrl
+        try await core.callJSON(
+            target: "AmazonSQS.CreateQueue", jsonVersion: "1.0", input: CreateQueueInput(QueueName: name),
+            as: CreateQueueOutput.self
+        ).QueueUrl
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct AttributesInput: Encodable {
         var QueueUrl: String
         var AttributeNames: [String]
     }
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
     private struct AttributesOutput: Decodable { var Attributes: [String: String]? }
 
     /// GetQueueAttributes: the named attributes the queue has (an unset one is absent).
     public func queueAttributes(queueURL: String, names: [String]) async throws -> [String: String] {
-        try await core.callJSON(target: "AmazonSQS.GetQueueAttributes", jsonVersion: "1.0",
-                                input: AttributesInput(QueueUrl: queueURL, AttributeNames: names), as: AttributesOutput.self).Attributes ?? [:]
+        try await core.callJSON(
+            target: "AmazonSQS.GetQueueAttributes", jsonVersion: "1.0",
+            input: AttributesInput(QueueUrl: queueURL, AttributeNames: names), as: AttributesOutput.self
+        ).Attributes ?? [:]
     }
 
     /// SendMessage; returns the message ID.
     @discardableResult
     public func sendMessage(queueURL: String, body: String) async throws -> String {
-        try await core.callJSON(target: "AmazonSQS.SendMessage", jsonVersion: "1.0", input: SendInput(QueueUrl: queueURL, MessageBody: body),
-                                as: SendOutput.self).MessageId
+        try await core.callJSON(
+            target: "AmazonSQS.SendMessage", jsonVersion: "1.0", input: SendInput(QueueUrl: queueURL, MessageBody: body),
+            as: SendOutput.self
+        ).MessageId
     }
 }

@@ -31,8 +31,10 @@ public struct AWSSettings: Sendable, Equatable {
     }
 
     /// Creates settings from their parts (tests, or a caller with its own configuration).
-    public init(region: String, credentialsSource: CredentialsSource, s3Endpoint: AWSEndpoint? = nil,
-                eventBridgeEndpoint: AWSEndpoint? = nil, sqsEndpoint: AWSEndpoint? = nil, s3UsePathStyle: Bool? = nil) {
+    public init(
+        region: String, credentialsSource: CredentialsSource, s3Endpoint: AWSEndpoint? = nil,
+        eventBridgeEndpoint: AWSEndpoint? = nil, sqsEndpoint: AWSEndpoint? = nil, s3UsePathStyle: Bool? = nil
+    ) {
         self.region = region
         self.credentialsSource = credentialsSource
         self.s3Endpoint = s3Endpoint ?? AWSEndpoint(scheme: "https", host: "s3.\(region).amazonaws.com", port: nil)
@@ -51,8 +53,9 @@ public struct AWSSettings: Sendable, Equatable {
             throw ConfigurationError("AWS_REGION", "is not set (nor AWS_DEFAULT_REGION)")
         }
         guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-            throw ConfigurationError(environment["AWS_REGION"] != nil ? "AWS_REGION" : "AWS_DEFAULT_REGION",
-                                   "is not a region name: \(region)")
+            throw ConfigurationError(
+                environment["AWS_REGION"] != nil ? "AWS_REGION" : "AWS_DEFAULT_REGION",
+                "is not a region name: \(region)")
         }
 
         let credentialsSource: CredentialsSource
@@ -61,28 +64,34 @@ public struct AWSSettings: Sendable, Equatable {
         if accessKey != nil || secretKey != nil {
             guard let accessKey else { throw ConfigurationError("AWS_ACCESS_KEY_ID", "is not set but AWS_SECRET_ACCESS_KEY is") }
             guard let secretKey else { throw ConfigurationError("AWS_SECRET_ACCESS_KEY", "is not set but AWS_ACCESS_KEY_ID is") }
-            credentialsSource = .environment(AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey, sessionToken: value("AWS_SESSION_TOKEN")))
+            credentialsSource = .environment(
+                AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey, sessionToken: value("AWS_SESSION_TOKEN")))
         } else if let relative = value("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
             guard relative.hasPrefix("/") else {
                 throw ConfigurationError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "must start with '/': \(relative)")
             }
-            credentialsSource = .container(url: "http://169.254.170.2" + relative,
-                                           authorizationToken: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-                                           authorizationTokenFile: value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+            credentialsSource = .container(
+                url: "http://169.254.170.2" + relative,
+                authorizationToken: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+                authorizationTokenFile: value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
         } else if let full = value("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
             let endpoint = try AWSEndpoint(parsing: full, variable: "AWS_CONTAINER_CREDENTIALS_FULL_URI")
             // The SDKs send the token only to loopback or the ECS/EKS link-local addresses over plain HTTP.
             let allowedHosts = ["127.0.0.1", "localhost", "[::1]", "::1", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]", "fd00:ec2::23"]
             guard endpoint.scheme == "https" || allowedHosts.contains(endpoint.host) || endpoint.host.hasPrefix("127.") else {
-                throw ConfigurationError("AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                       "plain HTTP is allowed only to a loopback or the ECS/EKS container address: \(full)")
+                throw ConfigurationError(
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    "plain HTTP is allowed only to a loopback or the ECS/EKS container address: \(full)")
             }
-            credentialsSource = .container(url: full,
-                                           authorizationToken: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-                                           authorizationTokenFile: value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+            credentialsSource = .container(
+                url: full,
+                authorizationToken: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+                authorizationTokenFile: value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
         } else {
-            throw ConfigurationError("AWS_ACCESS_KEY_ID",
-                                   "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI is set")
+            throw ConfigurationError(
+                "AWS_ACCESS_KEY_ID",
+                "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI is set"
+            )
         }
 
         func endpoint(_ specific: String) throws(ConfigurationError) -> AWSEndpoint? {
@@ -92,11 +101,12 @@ public struct AWSSettings: Sendable, Equatable {
         }
         let s3Endpoint = try endpoint("AWS_ENDPOINT_URL_S3")
         let pathStyle: Bool? = value("AWS_S3_USE_PATH_STYLE") == nil ? nil : try reader.bool("AWS_S3_USE_PATH_STYLE", default: false)
-        self.init(region: region, credentialsSource: credentialsSource,
-                  s3Endpoint: s3Endpoint,
-                  eventBridgeEndpoint: try endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE"),
-                  sqsEndpoint: try endpoint("AWS_ENDPOINT_URL_SQS"),
-                  s3UsePathStyle: pathStyle)
+        self.init(
+            region: region, credentialsSource: credentialsSource,
+            s3Endpoint: s3Endpoint,
+            eventBridgeEndpoint: try endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE"),
+            sqsEndpoint: try endpoint("AWS_ENDPOINT_URL_SQS"),
+            s3UsePathStyle: pathStyle)
     }
 }
 
@@ -119,7 +129,8 @@ public struct AWSEndpoint: Sendable, Equatable, CustomStringConvertible {
     /// Parses `scheme://host[:port][/]`.
     public init(parsing string: String, variable: String) throws(ConfigurationError) {
         guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+        else {
             throw ConfigurationError(variable, "is not an http(s) URL: \(string)")
         }
         guard components.path.isEmpty || components.path == "/" || variable.hasPrefix("AWS_CONTAINER") else {

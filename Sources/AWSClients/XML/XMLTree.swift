@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// The element tree of one small XML document (S3's errors, tag sets, listings, copy and
@@ -43,7 +44,9 @@ struct XMLTree: Sendable, Equatable {
         var root: XMLTree?
         private var stack: [XMLTree] = []
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]
+        ) {
             stack.append(XMLTree(name: name))
         }
 

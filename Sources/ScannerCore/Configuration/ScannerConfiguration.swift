@@ -102,10 +102,13 @@ public struct ScannerConfiguration: Sendable, Equatable {
         keys.time = reader.optional("TAG_KEY_TIME") ?? keys.time
         keys.definitions = reader.optional("TAG_KEY_DEFINITIONS") ?? keys.definitions
         keys.proof = reader.optional("TAG_KEY_PROOF") ?? keys.proof
-        for (name, key) in [("TAG_KEY_STATUS", keys.status), ("TAG_KEY_SIGNATURE", keys.signature),
-                            ("TAG_KEY_TIME", keys.time), ("TAG_KEY_DEFINITIONS", keys.definitions), ("TAG_KEY_PROOF", keys.proof)]
+        for (name, key) in [
+            ("TAG_KEY_STATUS", keys.status), ("TAG_KEY_SIGNATURE", keys.signature),
+            ("TAG_KEY_TIME", keys.time), ("TAG_KEY_DEFINITIONS", keys.definitions), ("TAG_KEY_PROOF", keys.proof),
+        ]
         where key.utf8.count > 128 || !ObjectTags.isAllowed(key) {
-            throw ConfigurationError(name, "\"\(key)\" is not a valid S3 tag key (at most 128 characters of letters, digits, spaces and + - = . _ : / @)")
+            throw ConfigurationError(
+                name, "\"\(key)\" is not a valid S3 tag key (at most 128 characters of letters, digits, spaces and + - = . _ : / @)")
         }
         guard Set(keys.all).count == keys.all.count else {
             throw ConfigurationError("TAG_KEY_STATUS", "the scanner's tag keys must differ")
@@ -165,8 +168,10 @@ extension ScannerConfiguration: Encodable {
         try container.encode(definitionsCheckInterval, forKey: .definitionsCheckInterval)
         try container.encode(maxDefinitionsAgeHours, forKey: .maxDefinitionsAgeHours)
         try container.encode(
-            ["status": tagKeys.status, "signature": tagKeys.signature, "time": tagKeys.time, "definitions": tagKeys.definitions,
-             "proof": tagKeys.proof],
+            [
+                "status": tagKeys.status, "signature": tagKeys.signature, "time": tagKeys.time, "definitions": tagKeys.definitions,
+                "proof": tagKeys.proof,
+            ],
             forKey: .tagKeys
         )
         try container.encode(workDirectory, forKey: .workDirectory)

@@ -1,9 +1,9 @@
 import AWSClients
+import BusEvents
 import ClamAV
+import Definitions
 import Foundation
 import Logging
-import Definitions
-import BusEvents
 
 /// A loaded database: the compiled engine and the manifest it came from.
 public struct LoadedDefinitions: Sendable {
@@ -108,16 +108,22 @@ public actor DefinitionsProvider {
                 lastFailure = nil
             }
         } catch {
-            let problem = (error as? AWSError).map { $0.isNotFound ? "s3://\(configuration.definitions.bucket)/\(manifestKey) does not exist" : "\($0)" } ?? "\(error)"
+            let problem =
+                (error as? AWSError).map { $0.isNotFound ? "s3://\(configuration.definitions.bucket)/\(manifestKey) does not exist" : "\($0)" }
+                ?? "\(error)"
             nextCheck = now().addingTimeInterval(min(Self.retryAfterFailure, Double(configuration.definitionsCheckInterval)))
-            logger.error("cannot load the definitions", metadata: [
-                "problem": "\(problem)", "keeping": "\(loaded?.manifest.version ?? "nothing: every scan ends in ERROR")",
-            ])
+            logger.error(
+                "cannot load the definitions",
+                metadata: [
+                    "problem": "\(problem)", "keeping": "\(loaded?.manifest.version ?? "nothing: every scan ends in ERROR")",
+                ])
             if problem != lastFailure {
                 lastFailure = problem
-                await events.publish(.definitionsUpdateFailed, DefinitionsFailureDetail(
-                    component: "scanner", reason: "LOAD_FAILED", message: problem, activeVersion: loaded?.manifest.version
-                ))
+                await events.publish(
+                    .definitionsUpdateFailed,
+                    DefinitionsFailureDetail(
+                        component: "scanner", reason: "LOAD_FAILED", message: problem, activeVersion: loaded?.manifest.version
+                    ))
             }
         }
         await reportAge()
@@ -138,10 +144,12 @@ public actor DefinitionsProvider {
             let previous = loaded
             loaded = LoadedDefinitions(engine: engine, manifest: manifest, directory: directory)
             if let previous { try? FileManager.default.removeItem(atPath: previous.directory) }
-            logger.notice("definitions loaded", metadata: [
-                "definitions": "\(manifest.version)", "signatures": "\(engine.database.signatureCount)",
-                "previous": "\(previous?.manifest.version ?? "none")",
-            ])
+            logger.notice(
+                "definitions loaded",
+                metadata: [
+                    "definitions": "\(manifest.version)", "signatures": "\(engine.database.signatureCount)",
+                    "previous": "\(previous?.manifest.version ?? "none")",
+                ])
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
@@ -164,7 +172,9 @@ public actor DefinitionsProvider {
         let size = (try FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value
         let hash = try DefinitionsManifest.sha256(ofFileAt: destination)
         guard size == file.size, hash == file.sha256 else {
-            throw ManifestError("\(file.name) does not match manifest.json (size \(size.map(String.init) ?? "?") for \(file.size), SHA-256 \(hash) for \(file.sha256))")
+            throw ManifestError(
+                "\(file.name) does not match manifest.json (size \(size.map(String.init) ?? "?") for \(file.size), SHA-256 \(hash) for \(file.sha256))"
+            )
         }
     }
 
@@ -176,10 +186,12 @@ public actor DefinitionsProvider {
         if let lastStaleNotice, now().timeIntervalSince(lastStaleNotice) < 3600 { return }
         lastStaleNotice = now()
         logger.warning("definitions are stale", metadata: ["definitions": "\(manifest.version)", "ageHours": "\(Int(ageHours))"])
-        await events.publish(.definitionsStale, DefinitionsStaleDetail(
-            version: manifest.version, databaseTime: manifest.effectiveDatabaseTime,
-            ageHours: Int(ageHours), maxAgeHours: configuration.maxDefinitionsAgeHours
-        ))
+        await events.publish(
+            .definitionsStale,
+            DefinitionsStaleDetail(
+                version: manifest.version, databaseTime: manifest.effectiveDatabaseTime,
+                ageHours: Int(ageHours), maxAgeHours: configuration.maxDefinitionsAgeHours
+            ))
     }
 }
 

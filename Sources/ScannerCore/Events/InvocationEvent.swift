@@ -54,10 +54,13 @@ public struct InvocationEvent: Sendable, Equatable {
         guard case .object = json else { throw EventShapeError("the event is not a JSON object") }
 
         if let records = json["Records"]?.array,
-           let first = records.first, first["eventSource"]?.string == "aws:sqs" || first["messageId"] != nil {
-            return InvocationEvent(isSQSBatch: true, units: records.enumerated().map { index, record in
-                sqsUnit(record, index: index)
-            })
+            let first = records.first, first["eventSource"]?.string == "aws:sqs" || first["messageId"] != nil
+        {
+            return InvocationEvent(
+                isSQSBatch: true,
+                units: records.enumerated().map { index, record in
+                    sqsUnit(record, index: index)
+                })
         }
         switch items(in: json) {
         case .success(let items):
@@ -101,13 +104,14 @@ public struct InvocationEvent: Sendable, Equatable {
         }
         if let records = json["Records"]?.array {
             guard !records.isEmpty else { return .failure(EventShapeError("the event has an empty Records list")) }
-            return .success(records.enumerated().map { index, record in
-                if record["EventSource"]?.string == "aws:sns", let message = record["Sns"]?["Message"]?.string {
-                    let nested = items(inMessageBody: message)
-                    return nested.count == 1 ? nested[0] : .malformed("SNS record \(index) holds \(nested.count) records; expected 1")
-                }
-                return s3Item(record, index: index)
-            })
+            return .success(
+                records.enumerated().map { index, record in
+                    if record["EventSource"]?.string == "aws:sns", let message = record["Sns"]?["Message"]?.string {
+                        let nested = items(inMessageBody: message)
+                        return nested.count == 1 ? nested[0] : .malformed("SNS record \(index) holds \(nested.count) records; expected 1")
+                    }
+                    return s3Item(record, index: index)
+                })
         }
         return .failure(EventShapeError("unrecognised event shape: expected an S3 notification, an SQS batch or an EventBridge Object Created event"))
     }
@@ -128,19 +132,22 @@ public struct InvocationEvent: Sendable, Equatable {
             return .malformed("record \(index) in bucket \(bucket) has a key that is not valid URL encoding: \(encodedKey)")
         }
         let object = s3["object"]
-        return .object(ObjectRef(
-            bucket: bucket,
-            key: key,
-            versionID: object?["versionId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
-            eTag: object?["eTag"]?.string.map(unquote),
-            size: object?["size"]?.integer
-        ))
+        return .object(
+            ObjectRef(
+                bucket: bucket,
+                key: key,
+                versionID: object?["versionId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
+                eTag: object?["eTag"]?.string.map(unquote),
+                size: object?["size"]?.integer
+            ))
     }
 
     private static func eventBridgeItem(_ json: JSONValue) -> RecordItem {
         let detailType = json["detail-type"]?.string ?? ""
         guard json["source"]?.string == "aws.s3", detailType == "Object Created" else {
-            return .ignored("EventBridge event \(detailType.isEmpty ? "without a detail-type" : detailType) from \(json["source"]?.string ?? "an unknown source") is not an S3 Object Created event")
+            return .ignored(
+                "EventBridge event \(detailType.isEmpty ? "without a detail-type" : detailType) from \(json["source"]?.string ?? "an unknown source") is not an S3 Object Created event"
+            )
         }
         guard let detail = json["detail"] else { return .malformed("EventBridge Object Created event has no detail") }
         guard let bucket = detail["bucket"]?["name"]?.string, !bucket.isEmpty else {
@@ -150,13 +157,14 @@ public struct InvocationEvent: Sendable, Equatable {
             return .malformed("EventBridge Object Created event in bucket \(bucket) has no detail.object.key")
         }
         let object = detail["object"]
-        return .object(ObjectRef(
-            bucket: bucket,
-            key: key,
-            versionID: object?["version-id"]?.string.flatMap { $0.isEmpty ? nil : $0 },
-            eTag: object?["etag"]?.string.map(unquote),
-            size: object?["size"]?.integer
-        ))
+        return .object(
+            ObjectRef(
+                bucket: bucket,
+                key: key,
+                versionID: object?["version-id"]?.string.flatMap { $0.isEmpty ? nil : $0 },
+                eTag: object?["etag"]?.string.map(unquote),
+                size: object?["size"]?.integer
+            ))
     }
 
     /// Decodes `application/x-www-form-urlencoded` text, as S3 encodes keys in notifications:

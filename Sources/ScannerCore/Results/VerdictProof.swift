@@ -30,8 +30,10 @@ enum VerdictProof {
     private static func message(_ object: ObjectRef, status: String, definitions: String) -> Data {
         // Each field prefixed with its length: keys may hold any character, and no two
         // objects can then give the same message.
-        let fields = ["s3-clamav-scanner verdict proof v1", object.bucket, object.key, object.versionID ?? "",
-                      object.eTag ?? "", status, definitions]
+        let fields = [
+            "s3-clamav-scanner verdict proof v1", object.bucket, object.key, object.versionID ?? "",
+            object.eTag ?? "", status, definitions,
+        ]
         return Data(fields.map { "\($0.utf8.count):\($0)" }.joined().utf8)
     }
 }

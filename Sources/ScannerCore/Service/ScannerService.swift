@@ -1,9 +1,9 @@
 import AWSClients
 import AsyncHTTPClient
+import BusEvents
 import ClamAV
 import Foundation
 import Logging
-import BusEvents
 
 /// The scanner's parts wired together from the environment: one HTTP client, the AWS
 /// clients, the definitions provider, the workflow and the event processor.
@@ -66,7 +66,9 @@ public struct ScannerService: Sendable {
     /// report otherwise. Throws (so that Lambda retries) when a direct event had a failure;
     /// the report is still returned through the error. `deadline` is the invocation's: every
     /// object ends, with its verdict applied and published, before it.
-    public func handle(_ payload: Data, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async throws -> InvocationReport {
+    public func handle(_ payload: Data, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async throws
+        -> InvocationReport
+    {
         let event: InvocationEvent
         do {
             event = try InvocationEvent.decode(payload)

@@ -38,8 +38,10 @@ public struct SQSWorker: Service {
     let logger: Logger
 
     /// Creates a worker scanning up to `concurrency` messages at once.
-    public init(processor: InvocationProcessor, sqs: SQSClient, queueURL: String, concurrency: Int, visibilityTimeout: Int = 60,
-                deadLettering: DeadLettering? = nil, logger: Logger) {
+    public init(
+        processor: InvocationProcessor, sqs: SQSClient, queueURL: String, concurrency: Int, visibilityTimeout: Int = 60,
+        deadLettering: DeadLettering? = nil, logger: Logger
+    ) {
         self.processor = processor
         self.sqs = sqs
         self.queueURL = queueURL
@@ -69,7 +71,8 @@ public struct SQSWorker: Service {
                 let room = min(10, concurrency - inFlight)
                 do {
                     messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, visibilityTimeout] in
-                        try await sqs.receiveMessages(queueURL: queueURL, maxMessages: room, waitTimeSeconds: 20, visibilityTimeout: visibilityTimeout)
+                        try await sqs.receiveMessages(
+                            queueURL: queueURL, maxMessages: room, waitTimeSeconds: 20, visibilityTimeout: visibilityTimeout)
                     }
                     failures = 0
                 } catch {
@@ -98,7 +101,8 @@ public struct SQSWorker: Service {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(visibilityTimeout / 3))
                 do {
-                    try await sqs.changeMessageVisibility(queueURL: queueURL, receiptHandle: message.receiptHandle, visibilityTimeout: visibilityTimeout)
+                    try await sqs.changeMessageVisibility(
+                        queueURL: queueURL, receiptHandle: message.receiptHandle, visibilityTimeout: visibilityTimeout)
                 } catch {
                     logger.warning("cannot extend the message's visibility", metadata: ["error": "\(error)"])
                 }
@@ -129,9 +133,11 @@ public struct SQSWorker: Service {
         do {
             try await sqs.sendMessage(queueURL: deadLettering.queueURL, body: message.body)
             try await sqs.deleteMessage(queueURL: queueURL, receiptHandle: message.receiptHandle)
-            logger.error("message failed on every receive: moved to the dead-letter queue", metadata: [
-                "receives": "\(receives)", "deadLetterQueueURL": "\(deadLettering.queueURL)",
-            ])
+            logger.error(
+                "message failed on every receive: moved to the dead-letter queue",
+                metadata: [
+                    "receives": "\(receives)", "deadLetterQueueURL": "\(deadLettering.queueURL)",
+                ])
         } catch {
             logger.error("cannot move a failing message to the dead-letter queue; it stays on the queue", metadata: ["error": "\(error)"])
         }

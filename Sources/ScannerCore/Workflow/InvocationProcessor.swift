@@ -1,7 +1,7 @@
+import BusEvents
 import ClamAV
 import Foundation
 import Logging
-import BusEvents
 
 /// The outcome of one unit of work (an SQS message, or one record of a direct event).
 public struct UnitReport: Sendable, Encodable {
@@ -74,7 +74,9 @@ public struct InvocationProcessor: Sendable {
 
     /// Processes a decoded event; `logger` carries the invocation's metadata when there is one,
     /// `deadline` its end.
-    public func process(_ event: InvocationEvent, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async -> InvocationReport {
+    public func process(_ event: InvocationEvent, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async
+        -> InvocationReport
+    {
         let units = await withTaskGroup(of: (Int, UnitReport).self) { group in
             var reports: [Int: UnitReport] = [:]
             var next = 0
@@ -120,8 +122,9 @@ public struct InvocationProcessor: Sendable {
     /// Logs and publishes a record (or a whole event) that cannot be used.
     public func reject(_ reason: String, messageID: String?, logger requestLogger: Logger? = nil) async {
         (requestLogger ?? logger).error("malformed record rejected", metadata: ["reason": "\(reason)", "messageID": "\(messageID ?? "-")"])
-        let detail = ScanResultDetail(object: nil, verdict: .error, action: .none, signature: nil,
-                                      reasons: ["malformed input: \(reason)"], definitions: nil, durationMs: 0)
+        let detail = ScanResultDetail(
+            object: nil, verdict: .error, action: .none, signature: nil,
+            reasons: ["malformed input: \(reason)"], definitions: nil, durationMs: 0)
         await events.publish(.objectScanFailed, detail)
     }
 }

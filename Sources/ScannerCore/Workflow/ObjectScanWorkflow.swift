@@ -1,9 +1,9 @@
 import AWSClients
+import BusEvents
 import ClamAV
+import Definitions
 import Foundation
 import Logging
-import Definitions
-import BusEvents
 
 /// How one object ended.
 public struct ObjectOutcome: Sendable, Equatable {
@@ -68,7 +68,8 @@ public struct ObjectScanWorkflow: Sendable {
     /// `MAX_SCAN_TIME`: an object that needs more is `UNSCANNABLE`; an object cut short only
     /// because the invocation had less time left is `ERROR`, so that a retry scans it with a
     /// full budget.
-    public func process(_ requested: ObjectRef, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async -> ObjectOutcome {
+    public func process(_ requested: ObjectRef, logger requestLogger: Logger? = nil, deadline: ContinuousClock.Instant? = nil) async -> ObjectOutcome
+    {
         let clock = ContinuousClock()
         let started = clock.now
         var logger = requestLogger ?? logger
@@ -151,7 +152,8 @@ public struct ObjectScanWorkflow: Sendable {
         if head.size > configuration.maxObjectSize {
             existingTags = try await tags(of: object)
             if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
-            result = ScanResult(verdict: .unscannable, reason: "the object is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
+            result = ScanResult(
+                verdict: .unscannable, reason: "the object is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
         } else {
             // The tags (for the duplicate check) are read while the object downloads.
             let path = (workDirectory as NSString).appendingPathComponent("object-\(UUID().uuidString)")
@@ -180,9 +182,11 @@ public struct ObjectScanWorkflow: Sendable {
                 throw ScanFailure(object: object, reason: "scan failed: \(error)", manifest: manifest)
             }
             if result.outOfTime, let scanDeadline,
-               scanDeadline < scanStarted + .milliseconds(configuration.limits.maxScanTimeMilliseconds) {
+                scanDeadline < scanStarted + .milliseconds(configuration.limits.maxScanTimeMilliseconds)
+            {
                 throw ScanFailure(
-                    object: object, reason: "the invocation's deadline cut the scan short (\(result.reason ?? "out of time")); a retry scans it again",
+                    object: object,
+                    reason: "the invocation's deadline cut the scan short (\(result.reason ?? "out of time")); a retry scans it again",
                     manifest: manifest
                 )
             }
@@ -221,10 +225,11 @@ public struct ObjectScanWorkflow: Sendable {
     private func alreadyScanned(_ object: ObjectRef, tags: [S3Tag], manifest: DefinitionsManifest) -> ObjectOutcome? {
         func tag(_ key: String) -> String? { tags.first { $0.key == key }?.value }
         guard let key = VerdictProof.key(base64: manifest.proofKey),
-              let status = tag(configuration.tagKeys.status), ScanVerdict(rawValue: status)?.isFinal == true,
-              let definitions = tag(configuration.tagKeys.definitions), definitions == ObjectTags.sanitize(manifest.version),
-              let proof = tag(configuration.tagKeys.proof),
-              VerdictProof.isValid(proof, key: key, object: object, status: status, definitions: definitions) else {
+            let status = tag(configuration.tagKeys.status), ScanVerdict(rawValue: status)?.isFinal == true,
+            let definitions = tag(configuration.tagKeys.definitions), definitions == ObjectTags.sanitize(manifest.version),
+            let proof = tag(configuration.tagKeys.proof),
+            VerdictProof.isValid(proof, key: key, object: object, status: status, definitions: definitions)
+        else {
             return nil
         }
         return .skip(object, "already \(status) with definitions \(manifest.version) (verdict proven the scanner's own)")
@@ -306,13 +311,18 @@ public struct ObjectScanWorkflow: Sendable {
         }
         guard current.first(where: { $0.key == configuration.tagKeys.proof })?.value == proof else { return }
         let kept = ObjectTags.withoutScannerTags(current.map { (key: $0.key, value: $0.value) }, keys: configuration.tagKeys)
-        try await store.putObjectTagging(bucket: object.bucket, key: object.key, versionID: nil, tags: kept.map { S3Tag(key: $0.key, value: $0.value) })
-        logger.warning("the object was replaced while its verdict was applied; the verdict was taken back", metadata: [
-            "bucket": "\(object.bucket)", "key": "\(object.key)", "eTag": "\(object.eTag ?? "-")",
-        ])
+        try await store.putObjectTagging(
+            bucket: object.bucket, key: object.key, versionID: nil, tags: kept.map { S3Tag(key: $0.key, value: $0.value) })
+        logger.warning(
+            "the object was replaced while its verdict was applied; the verdict was taken back",
+            metadata: [
+                "bucket": "\(object.bucket)", "key": "\(object.key)", "eTag": "\(object.eTag ?? "-")",
+            ])
     }
 
-    private func mergedTags(_ existing: [S3Tag], result: ScanResult, object: ObjectRef, manifest: DefinitionsManifest?, keepSignature: Bool) -> [S3Tag] {
+    private func mergedTags(_ existing: [S3Tag], result: ScanResult, object: ObjectRef, manifest: DefinitionsManifest?, keepSignature: Bool)
+        -> [S3Tag]
+    {
         let definitions = manifest.map { ObjectTags.sanitize($0.version) }
         var proof: String?
         if result.verdict.isFinal, let definitions, let key = VerdictProof.key(base64: manifest?.proofKey) {
@@ -339,10 +349,11 @@ public struct ObjectScanWorkflow: Sendable {
         var action = ScanAction.none
         let result = ScanResult(verdict: .error, reason: reason)
         if let existing = try? await store.getObjectTagging(bucket: object.bucket, key: object.key, versionID: object.versionID),
-           (try? await store.putObjectTagging(
-               bucket: object.bucket, key: object.key, versionID: object.versionID,
-               tags: mergedTags(existing, result: result, object: object, manifest: nil, keepSignature: false)
-           )) != nil {
+            (try? await store.putObjectTagging(
+                bucket: object.bucket, key: object.key, versionID: object.versionID,
+                tags: mergedTags(existing, result: result, object: object, manifest: nil, keepSignature: false)
+            )) != nil
+        {
             action = .tagged
         }
         return ObjectOutcome(object: object, verdict: .error, action: action, signature: nil, reasons: [reason], skipped: nil)
@@ -379,6 +390,6 @@ public struct ObjectScanWorkflow: Sendable {
     }
 
     static func timestamp(_ date: Date = Date()) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon)) 
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
     }
 }
