@@ -137,12 +137,20 @@ for product in "${products[@]}"; do
     image=$(image_name "$product")
     section "buildah bud -f lambda-images/$product/Dockerfile: $image"
     started=$SECONDS
+    containers_before=$(buildah_ containers --quiet --notruncate | sort)
     # --network host: the RUN steps reach the Debian mirror (chroot isolation has no
     # network namespace of its own anyway).
-    if ! buildah_ bud --pull=never --network host --format oci \
+    status=0
+    buildah_ bud --pull=never --network host --format oci \
         --build-arg BINARY_SOURCE=prebuilt --build-context "binaries=$binaries" \
         --label "org.opencontainers.image.revision=$revision" \
-        -f "lambda-images/$product/Dockerfile" -t "$image" . >"$images_cache/$product-build.log" 2>&1; then
+        -f "lambda-images/$product/Dockerfile" -t "$image" . >"$images_cache/$product-build.log" 2>&1 || status=$?
+    # buildah 1.28 leaves a working container behind for the "binary" stage (a FROM with
+    # no instructions); remove the ones this build made, or each build pins a copy of the
+    # binary in the vfs storage.
+    comm -13 <(echo "$containers_before") <(buildah_ containers --quiet --notruncate | sort) |
+        xargs -r buildah "${storage_flags[@]}" rm >/dev/null
+    if [ "$status" != 0 ]; then
         tail -n 40 "$images_cache/$product-build.log" >&2
         echo "build-images: buildah bud -f lambda-images/$product/Dockerfile failed (log: $images_cache/$product-build.log)" >&2
         exit 1
@@ -160,4 +168,4 @@ done
 # Images replaced by this build (same name and tag) and the intermediate stages are now
 # dangling: remove them so that the vfs storage (full copies, no layer sharing) does not
 # grow with every build.
-buildah_ rmi --prune >/dev/null 2>&1 || true
+buildah_ rmi --prune >/dev/null || echo "build-images: warning: dangling images were not removed" >&2
