@@ -4,9 +4,8 @@
 #
 #   install-runtime.sh PACKAGE_LIST
 #
-# Both builds run this same script inside the image being built: the Dockerfiles
-# (RUN, on debian:bookworm-slim) and scripts/build-images.sh (buildah run, on a
-# debootstrap root file system), so the two cannot drift apart.
+# Both Dockerfiles run it (RUN, on debian:bookworm-slim), so the two images are
+# prepared the same way.
 set -eu
 
 list=${1:?usage: install-runtime.sh PACKAGE_LIST}

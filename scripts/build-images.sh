@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# Builds the Lambda runtime images without a Docker engine.
+# Builds the Lambda images from lambda-images/PRODUCT/Dockerfile with buildah, without
+# a Docker engine and without pulling any image.
 #
 #   scripts/build-images.sh [--configuration release|debug] [--skip-swift-build]
 #                           [--refresh-base] [--oci-dir DIR] [PRODUCT...]
 #
-# PRODUCT is scanner and/or definition-updater (default: both). For each product:
+# PRODUCT is scanner and/or definition-updater (default: both).
 #
-#   1. the binary is built natively, exactly as the Dockerfile's build stage does it
-#      (swift build --static-swift-stdlib --product PRODUCT);
-#   2. a Debian bookworm root file system comes from debootstrap (cached as a tarball
-#      under $IMAGES_CACHE, ~/.cache/s3-clamav-scanner/images by default), with the
-#      same apt sources as debian:bookworm-slim;
-#   3. buildah runs lambda-images/install-runtime.sh with
-#      lambda-images/PRODUCT/runtime-packages.txt inside it (the Dockerfile's RUN),
-#      copies the binary to where the Dockerfile's COPY --from=build puts it, and takes
-#      USER and ENTRYPOINT from the Dockerfile;
-#   4. the result is committed as the OCI image localhost/s3-clamav-scanner/PRODUCT:TAG
-#      (TAG from $IMAGE_TAG, default dev) in our own vfs storage, and with --oci-dir
-#      also written as DIR/PRODUCT.oci.tar (oci-archive).
+#   1. The binaries are built natively, as the Dockerfile's build stage builds them
+#      (swift build -c release --static-swift-stdlib --product PRODUCT), because the
+#      swift:6.3-bookworm image of that stage cannot be pulled here.
+#   2. debian:bookworm-slim, the base of the Dockerfile's runtime stage, is made with
+#      debootstrap --variant=minbase (same release, same apt sources) and stored under
+#      that name in our own buildah storage; later builds reuse it (--refresh-base
+#      makes it again).
+#   3. buildah bud builds the Dockerfile itself with --build-arg BINARY_SOURCE=prebuilt
+#      and the binaries folder as the build context "binaries": every instruction of
+#      the runtime stage runs as written (COPY, RUN install-runtime.sh, USER,
+#      ENTRYPOINT); only the Swift build stage is skipped.
+#   4. The result is localhost/s3-clamav-scanner/PRODUCT:TAG (TAG from $IMAGE_TAG,
+#      default dev) in that storage (~/.cache/s3-clamav-scanner/images/storage), and
+#      with --oci-dir also DIR/PRODUCT.oci.tar (oci-archive).
 #
 # Needs root (debootstrap, buildah with vfs storage) and network access to the Debian
 # mirror ($DEBIAN_MIRROR, default http://deb.debian.org/debian).
@@ -76,18 +79,18 @@ if [ "$skip_swift_build" = false ]; then
 fi
 bin_path=$("${swift_build[@]}" --show-bin-path)
 
-# --- 2. base root file system --------------------------------------------------------
-base_tar=$images_cache/debian-$debian_suite-minbase.tar
-if [ "$refresh_base" = true ] || [ ! -s "$base_tar" ]; then
-    section "debootstrap --variant=minbase $debian_suite ($debian_mirror)"
+# --- 2. debian:bookworm-slim ------------------------------------------------------------
+# The name the Dockerfiles' FROM resolves to; buildah finds it in its storage and, with
+# --pull=never below, never asks a registry.
+if [ "$refresh_base" = true ] || ! buildah_ inspect --type image "$base_image" >/dev/null 2>&1; then
+    section "$base_image from debootstrap --variant=minbase $debian_suite ($debian_mirror)"
     started=$SECONDS
     rootfs=$(mktemp -d "$images_cache/rootfs.XXXXXX")
-    trap 'rm -rf "$rootfs"' EXIT
+    trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
     debootstrap --variant=minbase "$debian_suite" "$rootfs" "$debian_mirror" >"$rootfs.log" 2>&1 || {
         tail -n 30 "$rootfs.log" >&2
         exit 1
     }
-    rm -f "$rootfs.log"
     # The apt sources of debian:bookworm-slim (release, updates, security), so that the
     # runtime packages come in the same versions as in the Docker build.
     rm -f "$rootfs/etc/apt/sources.list"
@@ -105,70 +108,53 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
-    tar --numeric-owner -C "$rootfs" -cf "$base_tar.tmp" .
-    mv "$base_tar.tmp" "$base_tar"
-    rm -rf "$rootfs"
+    container=$(buildah_ from --quiet scratch)
+    buildah_ add --quiet "$container" "$rootfs" /
+    # The configuration of debian:bookworm-slim (a scratch image has none).
+    buildah_ config \
+        --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        --cmd '["bash"]' \
+        --label "org.opencontainers.image.description=debootstrap --variant=minbase $debian_suite by scripts/build-images.sh, standing in for debian:bookworm-slim" \
+        "$container"
+    buildah_ commit --quiet --format oci --rm "$container" "$base_image" >/dev/null
+    rm -rf "$rootfs" "$rootfs.log"
     trap - EXIT
-    echo "base root file system in $((SECONDS - started)) s: $base_tar"
+    echo "$base_image made in $((SECONDS - started)) s"
 else
-    echo "base root file system: $base_tar (cached; --refresh-base to rebuild)"
+    echo "$base_image: made $(buildah_ inspect --type image --format '{{.OCIv1.Created}}' "$base_image" | cut -d. -f1) (--refresh-base to make it again)"
 fi
 
-# --- 3./4. one image per product -----------------------------------------------------
-# The value of the last INSTRUCTION line of the Dockerfile's final stage.
-dockerfile_value() {
-    awk -v instruction="$2" '
-        toupper($1) == "FROM" { value = "" }
-        toupper($1) == instruction { $1 = ""; sub(/^ +/, ""); value = $0 }
-        END { print value }' "$1"
-}
-
+# --- 3./4. one image per product: the Dockerfile, the binary from the build context ------
+# Only the binaries go into the "binaries" context, not the scratch path's build files.
+binaries=$(mktemp -d "$images_cache/binaries.XXXXXX")
+trap 'rm -rf "$binaries"' EXIT
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 for product in "${products[@]}"; do
-    dockerfile=lambda-images/$product/Dockerfile
-    packages=lambda-images/$product/runtime-packages.txt
-    binary=$bin_path/$product
-    [ -x "$binary" ] || { echo "build-images: $binary is missing (build it, or drop --skip-swift-build)" >&2; exit 1; }
-
-    user=$(dockerfile_value "$dockerfile" USER)
-    entrypoint=$(dockerfile_value "$dockerfile" ENTRYPOINT)
-    # Where the Dockerfile puts the binary: COPY --from=build SOURCE DESTINATION.
-    destination=$(awk '$1 == "COPY" && $2 == "--from=build" { print $NF }' "$dockerfile" | tail -n 1)
-    if [ -z "$user" ] || [ -z "$destination" ] ||
-        ! python3 -c 'import json, sys; v = json.loads(sys.argv[1]); assert isinstance(v, list) and v' "$entrypoint" 2>/dev/null; then
-        echo "build-images: $dockerfile needs USER, ENTRYPOINT [\"...\"] (exec form) and COPY --from=build in its final stage" >&2
-        exit 1
-    fi
-
+    [ -x "$bin_path/$product" ] || { echo "build-images: $bin_path/$product is missing (build it, or drop --skip-swift-build)" >&2; exit 1; }
+    cp "$bin_path/$product" "$binaries/"
+done
+for product in "${products[@]}"; do
     image=$(image_name "$product")
-    section "buildah: $image"
+    section "buildah bud -f lambda-images/$product/Dockerfile: $image"
     started=$SECONDS
-    container=$(buildah_ from --quiet scratch)
-    # shellcheck disable=SC2064 # expand now: the container of this iteration
-    trap "buildah ${storage_flags[*]} rm $container >/dev/null 2>&1 || true" EXIT
-    buildah_ add --quiet "$container" "$base_tar" /
-    # debian:bookworm-slim's environment (a scratch image has none).
-    buildah_ config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$container"
-    buildah_ copy --quiet "$container" lambda-images/install-runtime.sh "$packages" /tmp/image/
-    echo "installing $packages (log: $images_cache/$product-install.log)"
-    if ! buildah_ run --isolation chroot --network host "$container" -- \
-        sh -c 'sh /tmp/image/install-runtime.sh /tmp/image/runtime-packages.txt && rm -rf /tmp/image' \
-        >"$images_cache/$product-install.log" 2>&1; then
-        tail -n 40 "$images_cache/$product-install.log" >&2
-        echo "build-images: installing the runtime packages failed" >&2
+    containers_before=$(buildah_ containers --quiet --notruncate | sort)
+    # --network host: the RUN steps reach the Debian mirror (chroot isolation has no
+    # network namespace of its own anyway).
+    status=0
+    buildah_ bud --pull=never --network host --format oci \
+        --build-arg BINARY_SOURCE=prebuilt --build-context "binaries=$binaries" \
+        --label "org.opencontainers.image.revision=$revision" \
+        -f "lambda-images/$product/Dockerfile" -t "$image" . >"$images_cache/$product-build.log" 2>&1 || status=$?
+    # buildah 1.28 leaves a working container behind for the "binary" stage (a FROM with
+    # no instructions); remove the ones this build made, or each build pins a copy of the
+    # binary in the vfs storage.
+    comm -13 <(echo "$containers_before") <(buildah_ containers --quiet --notruncate | sort) |
+        xargs -r buildah "${storage_flags[@]}" rm >/dev/null
+    if [ "$status" != 0 ]; then
+        tail -n 40 "$images_cache/$product-build.log" >&2
+        echo "build-images: buildah bud -f lambda-images/$product/Dockerfile failed (log: $images_cache/$product-build.log)" >&2
         exit 1
     fi
-    buildah_ copy --quiet --chmod 0755 "$container" "$binary" "$destination"
-    buildah_ config \
-        --user "$user" \
-        --entrypoint "$entrypoint" \
-        --workingdir / \
-        --label "org.opencontainers.image.title=s3-clamav-scanner $product" \
-        --label "org.opencontainers.image.revision=$revision" \
-        --label "org.opencontainers.image.source=lambda-images/$product/Dockerfile" \
-        "$container"
-    buildah_ commit --quiet --format oci --rm "$container" "$image" >/dev/null
-    trap - EXIT
     if [ -n "$oci_dir" ]; then
         mkdir -p "$oci_dir"
         rm -f "$oci_dir/$product.oci.tar"
@@ -176,9 +162,10 @@ for product in "${products[@]}"; do
         echo "wrote $oci_dir/$product.oci.tar"
     fi
     size=$(buildah_ images --format '{{.Size}}' "$image" | head -n 1)
-    echo "built $image ($size) in $((SECONDS - started)) s: user $user, entrypoint $entrypoint"
+    echo "built $image ($size) in $((SECONDS - started)) s (log: $images_cache/$product-build.log)"
 done
 
-# Images replaced by this build (same name and tag) are now dangling: remove them so
-# that the vfs storage (full copies, no layer sharing) does not grow with every build.
-buildah_ rmi --prune >/dev/null 2>&1 || true
+# Images replaced by this build (same name and tag) and the intermediate stages are now
+# dangling: remove them so that the vfs storage (full copies, no layer sharing) does not
+# grow with every build.
+buildah_ rmi --prune >/dev/null || echo "build-images: warning: dangling images were not removed" >&2

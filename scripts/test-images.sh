@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Builds both Lambda images with scripts/build-images.sh (no Docker engine) and runs
-# them with podman/runc. Fails, with the output that shows why, when:
+# Builds both Lambda images from lambda-images/PRODUCT/Dockerfile with
+# scripts/build-images.sh (buildah, no Docker engine) and runs exactly those images with
+# podman/runc. Fails, with the output that shows why, when:
 #
-#   - the image's entry point is not the binary, or the binary does not start
-#     (PRODUCT --help through the image's own ENTRYPOINT must exit 0);
+#   - an image is not for the platform the functions are deployed on
+#     (scripts/check-architecture.py);
+#   - the entry point is not the binary in exec form with no default arguments, or the
+#     binary does not start (PRODUCT --help through the image's own ENTRYPOINT), e.g. a
+#     wrong COPY destination or ENTRYPOINT in the Dockerfile;
 #   - the image runs as root (config User and `id -u` inside the container);
 #   - a shared library of the binary does not resolve in the image (ldd: "not found"),
-#     e.g. a package missing from lambda-images/PRODUCT/runtime-packages.txt;
+#     or the CA bundle is missing, e.g. a package missing from
+#     lambda-images/PRODUCT/runtime-packages.txt;
 #   - `scanner scan` in the image does not find EICAR with a one-signature database
 #     (libclamav present but not working);
 #   - freshclam is missing from the updater image or cannot update a custom database
@@ -66,24 +71,39 @@ if [ "$skip_build" = false ]; then
 fi
 
 # --- checks every image must pass ---------------------------------------------------------
-check_image() {
-    local product=$1 image entrypoint binary user uid output expected
-    image=$(image_name "$product")
-    section "$product: entry point, user, shared libraries ($image)"
+# The platform the functions run on: LAMBDA_ARCHITECTURE of the deploy workflow, which
+# the script also checks against Terraform's default.
+if ! platform=$(python3 scripts/check-architecture.py --platform); then
+    fail "the deploy workflow and Terraform do not name one architecture (scripts/check-architecture.py)"
+fi
 
-    # The entry point is the one the Dockerfile declares, in exec form.
-    entrypoint=$(image_config "$image" "['Entrypoint']")
-    expected=$(awk 'toupper($1) == "ENTRYPOINT" { $1 = ""; sub(/^ +/, ""); print }' \
-        "lambda-images/$product/Dockerfile" | tail -n 1 | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))')
-    if [ "$entrypoint" = "$expected" ]; then
-        pass "entry point $entrypoint"
+check_image() {
+    local product=$1 image architecture entrypoint command binary user uid output certificates
+    image=$(image_name "$product")
+    section "$product: architecture, entry point, user, shared libraries, CA certificates ($image)"
+
+    # Built for the architecture the functions are deployed with.
+    architecture=linux/$(podman_ image inspect --format '{{.Architecture}}' "$image")
+    if [ "$architecture" = "$platform" ]; then
+        pass "platform $architecture"
     else
-        fail "$product: entry point $entrypoint, the Dockerfile says $expected"
+        fail "$product: the image is $architecture, the functions run on ${platform:-(undecided)}"
     fi
-    binary=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])[0])' "$entrypoint")
+
+    # Lambda starts the image with no arguments and ECS appends the worker command, so
+    # the entry point must be the binary itself, in exec form, with no default arguments
+    # (a CMD, such as the base image's ["bash"], would reach the binary as arguments).
+    binary=/usr/local/bin/$product
+    entrypoint=$(image_config "$image" ".get('Entrypoint')")
+    command=$(image_config "$image" ".get('Cmd')")
+    if [ "$entrypoint" = "[\"$binary\"]" ] && { [ "$command" = null ] || [ "$command" = '[]' ]; }; then
+        pass "entry point $entrypoint, no default arguments"
+    else
+        fail "$product: entry point $entrypoint with arguments $command; expected [\"$binary\"] and none"
+    fi
 
     # Not root, by configuration and in fact.
-    user=$(image_config "$image" "['User']")
+    user=$(image_config "$image" ".get('User', '')")
     case "$user" in
     '""' | '"root"' | '"0"' | '"0:"'* | '"root:"'*) fail "$product: image user is $user (root)" ;;
     *) pass "image user $user" ;;
@@ -112,6 +132,21 @@ check_image() {
         echo "$output" >&2
         fail "$product: '$product --help' through the entry point failed"
     fi
+
+    # HTTPS to AWS (and the ClamAV mirror): the CA bundle of the ca-certificates package,
+    # where swift-nio-ssl and freshclam's libcurl look for it on Debian.
+    if certificates=$(podman_run --entrypoint /usr/bin/grep "$image" -c 'BEGIN CERTIFICATE' \
+        /etc/ssl/certs/ca-certificates.crt 2>&1) && ((certificates > 100)); then
+        pass "/etc/ssl/certs/ca-certificates.crt: $certificates certificates"
+    else
+        fail "$product: no CA bundle in the image (/etc/ssl/certs/ca-certificates.crt: $certificates)"
+    fi
+}
+
+# EICAR, put together here so that this script is not taken for it.
+write_eicar() {
+    # shellcheck disable=SC2016 # the $ signs are part of the test file
+    printf '%s%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$' 'EICAR-STANDARD-ANTIVIRUS' '-TEST-FILE!$H+H*' >"$1"
 }
 
 # --- scanner: libclamav at work --------------------------------------------------------
@@ -124,9 +159,8 @@ step_scanner_scan() {
     section "scanner: scan --database with libclamav in the image"
     dir=$work/scan
     mkdir -p "$dir/db" "$dir/files"
-    # EICAR, put together here so that this script is not taken for it. ClamAV names
-    # matches from unsigned databases NAME.UNOFFICIAL.
-    printf '%s%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$' 'EICAR-STANDARD-ANTIVIRUS' '-TEST-FILE!$H+H*' >"$dir/files/eicar.com"
+    # ClamAV names matches from unsigned databases NAME.UNOFFICIAL.
+    write_eicar "$dir/files/eicar.com"
     printf 'a clean file for the image test\n' >"$dir/files/clean.txt"
     printf '%s:%s:S3ClamAVScanner.ImageTest.EICAR\n' \
         "$(md5sum <"$dir/files/eicar.com" | cut -d' ' -f1)" "$(stat -c %s "$dir/files/eicar.com")" >"$dir/db/image-test.hdb"
@@ -236,7 +270,7 @@ step_scanner_lambda_invocation() {
         --env DEFINITIONS_BUCKET=definitions --env EVENT_BUS_NAME=scan-results)
 
     # The definitions, published by the updater image.
-    printf '%s%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$' 'EICAR-STANDARD-ANTIVIRUS' '-TEST-FILE!$H+H*' >"$dir/eicar.com"
+    write_eicar "$dir/eicar.com"
     printf '%s:%s:S3ClamAVScanner.ImageTest.EICAR\n' \
         "$(md5sum <"$dir/eicar.com" | cut -d' ' -f1)" "$(stat -c %s "$dir/eicar.com")" >"$dir/db/image-test.hdb"
     chmod -R a+rX "$dir"
@@ -271,10 +305,15 @@ PYTHON
     # The scanner serves invocations until it is stopped. Wait until the Runtime API
     # server has the result (it then exits), the container ends, or 120 s pass.
     container=s3-clamav-scanner-image-test-$$
-    podman_ run --detach --name "$container" "${run_options[@]}" "${aws_environment[@]}" \
+    if ! output=$(podman_ run --detach --name "$container" "${run_options[@]}" "${aws_environment[@]}" \
         --env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" \
         --env AWS_LAMBDA_FUNCTION_NAME=scanner --env AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048 \
-        "$scanner" >/dev/null
+        "$scanner" 2>&1); then
+        echo "$output" >&2
+        podman_ rm --force "$container" >/dev/null 2>&1 || true
+        fail "scanner: the container did not start through its entry point with no arguments"
+        return 0
+    fi
     deadline=$((SECONDS + 120))
     while kill -0 "$api_pid" 2>/dev/null && ((SECONDS < deadline)); do
         [ "$(podman_ inspect --format '{{.State.Running}}' "$container" 2>/dev/null)" = true ] || break

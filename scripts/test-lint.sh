@@ -4,6 +4,8 @@
 #   - hadolint on every lambda-images/*/Dockerfile;
 #   - zizmor (GitHub Actions security audit) on .github/workflows;
 #   - check-jsonschema with GitHub's workflow schema on .github/workflows/*.yml;
+#   - scripts/check-architecture.py: the deploy workflow's image platform, Terraform's
+#     lambda_architecture default and the image jobs' runners name one architecture;
 #   - scripts/diagram.py regenerates the architecture diagram (into a temporary file;
 #     a warning, not a failure, when it differs from the committed diagram.png);
 #   - bash -n / py_compile on the scripts of the images, workflows and diagram.
@@ -29,6 +31,7 @@ zizmor --no-progress .github/workflows
 
 section "check-jsonschema (GitHub workflow schema)"
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+python3 scripts/check-architecture.py
 
 section "diagram"
 python3 scripts/diagram.py --output "$work/diagram.png"

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are for the scripts that source this file
 # Shared by scripts/build-images.sh and scripts/test-images.sh: where images and
 # containers live, and the buildah/podman settings that work without a Docker engine
 # (see docs/images.md): vfs storage, chroot isolation, runc with cgroupfs.
@@ -13,6 +14,9 @@ containers_runroot=${CONTAINERS_RUNROOT:-/tmp/s3-clamav-scanner-containers-$(id 
 # Images are named localhost/s3-clamav-scanner/PRODUCT:TAG.
 image_repository=${IMAGE_REPOSITORY:-localhost/s3-clamav-scanner}
 image_tag=${IMAGE_TAG:-dev}
+# The base of the Dockerfiles' runtime stage, under the name their FROM resolves to;
+# scripts/build-images.sh makes it with debootstrap (no image can be pulled).
+base_image=docker.io/library/debian:bookworm-slim
 # The products, each with lambda-images/PRODUCT/{Dockerfile,runtime-packages.txt}.
 all_products=(scanner definition-updater)
 

@@ -205,10 +205,13 @@ variable "updater_image_uri" {
   }
 }
 
+# x86_64: the images are built and tested on x86_64 (no arm64 toolchain there). Must
+# equal LAMBDA_ARCHITECTURE in .github/workflows/deploy.yml, which builds the images and
+# passes it here; scripts/check-architecture.py fails when the two differ.
 variable "lambda_architecture" {
-  description = "Instruction set the images are built for."
+  description = "Instruction set of both functions; the images must be built for it (Lambda runs no multi-architecture image)."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
