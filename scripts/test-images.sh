@@ -17,7 +17,7 @@
 #   - freshclam is missing from the updater image or cannot update a custom database
 #     from a local HTTP mirror (python3 -m http.server started and stopped here);
 #   - the scanner image does not serve a Lambda invocation for an S3 event (moto_server,
-#     definitions published by the updater image, scripts/lambda-runtime-api.py): the
+#     definitions published by the updater image, the runtime-api-server test tool): the
 #     clean object must end tagged CLEAN and the EICAR object deleted.
 #
 #   scripts/test-images.sh [--skip-build] [BUILD-IMAGES OPTIONS...]
@@ -240,7 +240,8 @@ EOF
 #   - moto_server (scripts/moto-server.sh) holds the uploads and definitions buckets and
 #     the event bus; the updater image publishes a database (the EICAR test file by
 #     hash) with `definition-updater publish`, so the manifest has the real format;
-#   - scripts/lambda-runtime-api.py serves one S3 notification with two records (a clean
+#   - runtime-api-server (Tests/RuntimeAPIServer: the strict Runtime API server of the Swift
+#     tests, as a process) serves one S3 notification with two records (a clean
 #     file, key form-encoded with '+' for the space, and EICAR) on
 #     GET /2018-06-01/runtime/invocation/next and records the function's reply;
 #   - the scanner container runs with no arguments and AWS_LAMBDA_RUNTIME_API,
@@ -250,7 +251,7 @@ EOF
 #
 # TEST_SCANNER_LAMBDA=0 skips it (for instance to test only the images' runtime).
 step_scanner_lambda_invocation() {
-    local scanner updater endpoint port api_pid output container deadline dir status=0
+    local scanner updater endpoint api_pid output container deadline dir status=0
     scanner=$(image_name scanner)
     updater=$(image_name definition-updater)
     section "scanner: one Lambda invocation (S3 event, moto_server, local Runtime API)"
@@ -296,17 +297,28 @@ def record(key, size):
                    "object": {"key": key, "size": size}}}
 json.dump({"Records": [record("dir/clean+file.txt", 32), record("dir/eicar.com", 68)]}, open(sys.argv[1], "w"))
 PYTHON
-    port=$(free_port)
-    python3 scripts/lambda-runtime-api.py --port "$port" --event "$dir/event.json" \
-        --result "$dir/result.json" >"$dir/runtime-api.log" 2>&1 &
+    local runtime_api=${RUNTIME_API_SERVER:-.build/debug/runtime-api-server} api_endpoint=
+    [ -x "$runtime_api" ] || flock /tmp/swift-build.lock swift build --product runtime-api-server >&2
+    "$runtime_api" --event "$dir/event.json" --result "$dir/result.json" >"$dir/runtime-api.out" 2>"$dir/runtime-api.log" &
     api_pid=$!
     pids_to_stop+=("$api_pid")
+    # It prints its endpoint (127.0.0.1:PORT) first.
+    for _ in $(seq 1 100); do
+        api_endpoint=$(head -n 1 "$dir/runtime-api.out" 2>/dev/null)
+        [ -n "$api_endpoint" ] && break
+        sleep 0.1
+    done
+    if [ -z "$api_endpoint" ]; then
+        cat "$dir/runtime-api.log" >&2
+        fail "scanner: the Runtime API server did not start"
+        return 0
+    fi
 
     # The scanner serves invocations until it is stopped. Wait until the Runtime API
     # server has the result (it then exits), the container ends, or 120 s pass.
     container=s3-clamav-scanner-image-test-$$
     if ! output=$(podman_ run --detach --name "$container" "${run_options[@]}" "${aws_environment[@]}" \
-        --env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" \
+        --env AWS_LAMBDA_RUNTIME_API="$api_endpoint" \
         --env AWS_LAMBDA_FUNCTION_NAME=scanner --env AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048 \
         "$scanner" 2>&1); then
         echo "$output" >&2

@@ -3,7 +3,7 @@ import Testing
 
 @testable import UpdaterCore
 
-/// Output lines captured from freshclam 1.4.6 against scripts/test-mirror.py.
+/// Output lines captured from freshclam 1.4.6 against the test mirror.
 @Suite("freshclam outcome classification")
 struct ClassificationTests {
     static let rateLimited = """

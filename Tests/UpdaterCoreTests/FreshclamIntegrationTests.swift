@@ -5,7 +5,7 @@ import Testing
 
 @testable import UpdaterCore
 
-/// The real freshclam against scripts/test-mirror.py, official databases off, custom URLs only.
+/// The real freshclam against the test mirror (TestSupport.MirrorServer), official databases off, custom URLs only.
 @Suite("definition update with the real freshclam")
 struct FreshclamIntegrationTests {
     /// One mirror and one working directory per test.
