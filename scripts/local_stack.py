@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A local stand-in for the deployed stack, on moto_server: the buckets, the notification
-queue, the event bus with a rule that copies every scanner event to a queue, and the
-environment the scanner and the updater run with. Used by scripts/run-local.sh and the
-end-to-end tests.
+queue, the event bus with a rule that copies every scanner event to a queue and one that sends
+Definitions Updated to the scan queue (the rescan), and the environment the scanner and the
+updater run with. Used by scripts/run-local.sh and the end-to-end tests.
 
     local_stack.py ENDPOINT setup PREFIX              print the environment as KEY=VALUE lines
-    local_stack.py ENDPOINT upload PREFIX KEY FILE [TAGGING [BUCKET]]
+    local_stack.py ENDPOINT upload PREFIX KEY FILE [TAGGING [BUCKET [CONTENT_TYPE]]]
                                                       upload to PREFIX-uploads (or BUCKET), with
-                                                      tags (k=v&k=v), print the version ID
+                                                      tags (k=v&k=v) and a declared content type,
+                                                      print the version ID
     local_stack.py ENDPOINT tags PREFIX KEY           print the current version's tags as JSON
     local_stack.py ENDPOINT manifest PREFIX           print the published manifest.json
     local_stack.py ENDPOINT put-definition PREFIX NAME FILE
@@ -72,6 +73,11 @@ class Stack:
                              EventPattern=json.dumps({"source": ["s3-clamav-scanner"]}))
         self.events.put_targets(Rule=f"{self.prefix}-all", EventBusName=self.bus,
                                 Targets=[{"Id": "keep", "Arn": events_queue_arn}])
+        # As deployed with the rescan on: new definitions reach the scanner through its queue.
+        self.events.put_rule(Name=f"{self.prefix}-rescan", EventBusName=self.bus, EventPattern=json.dumps(
+            {"source": ["s3-clamav-scanner"], "detail-type": ["Definitions Updated"]}))
+        self.events.put_targets(Rule=f"{self.prefix}-rescan", EventBusName=self.bus,
+                                Targets=[{"Id": "scan", "Arn": scan_queue_arn}])
         return self
 
     def environment(self, **overrides):
@@ -85,10 +91,12 @@ class Stack:
         env.update({key: str(value) for key, value in overrides.items()})
         return env
 
-    def upload(self, key, path, tags=None, bucket=None):
+    def upload(self, key, path, tags=None, bucket=None, content_type=None):
         if isinstance(tags, dict):
             tags = "&".join(f"{k}={v}" for k, v in tags.items())
         extra = {"Tagging": tags} if tags else {}
+        if content_type:
+            extra["ContentType"] = content_type
         with open(path, "rb") as body:
             return self.s3.put_object(Bucket=bucket or self.uploads, Key=key, Body=body, **extra).get("VersionId", "")
 
@@ -129,9 +137,10 @@ def main(argv):
         stack = Stack(argv[1], argv[3]).create()
         for key, value in stack.environment().items():
             print(f"{key}={value}")
-    elif command == "upload" and len(argv) in (6, 7, 8):
-        print(Stack(argv[1], argv[3]).upload(argv[4], argv[5], tags=argv[6] if len(argv) > 6 else None,
-                                              bucket=argv[7] if len(argv) > 7 else None))
+    elif command == "upload" and len(argv) in (6, 7, 8, 9):
+        tags, bucket, content_type = (argv[6:] + [None, None, None])[:3]
+        print(Stack(argv[1], argv[3]).upload(argv[4], argv[5], tags=tags or None, bucket=bucket or None,
+                                              content_type=content_type or None))
     elif command == "manifest" and len(argv) == 4:
         stack = Stack(argv[1], argv[3])
         print(stack.s3.get_object(Bucket=stack.definitions, Key="clamav/manifest.json")["Body"].read().decode())

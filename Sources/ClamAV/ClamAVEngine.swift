@@ -303,7 +303,7 @@ public final class ClamAVEngine: @unchecked Sendable {
         } catch let error as UnpackIOError {
             throw ClamAVError(.fileAccess, "scan of \(path) failed: \(error.message)")
         }
-        return session.result()
+        return session.result().detected(session.fileType)
     }
 
     /// What one libclamav call over one layer found.
@@ -312,6 +312,8 @@ public final class ClamAVEngine: @unchecked Sendable {
         var limitAlerts: [String] = []
         var problems: [UnpackProblem] = []
         var layers: [(path: String, type: String)] = []
+        /// libclamav's type for the layer itself.
+        var fileType: String?
     }
 
     /// Scans one layer with libclamav and all its parsers.
@@ -333,7 +335,7 @@ public final class ClamAVEngine: @unchecked Sendable {
             )
         }
 
-        var call = LibclamavCall(problems: watcher.problems, layers: watcher.layers)
+        var call = LibclamavCall(problems: watcher.problems, layers: watcher.layers, fileType: watcher.ownType)
         switch code {
         case CL_CLEAN:
             break
@@ -386,6 +388,8 @@ final class LayerWatcher {
     var layers: [(path: String, type: String)] = []
     /// Layers libclamav has started on: the first is the file of the call itself.
     private var layersSeen = 0
+    /// libclamav's type for the file of the call (`PNG`, `ZIP`, ...).
+    private(set) var ownType: String?
 
     init(session: ScanSession, maxFileSize: Int64, blockProblemLayers: Bool) {
         self.session = session
@@ -408,6 +412,7 @@ final class LayerWatcher {
 
     func layerStarts(descriptor: Int32, type: String) -> cl_error_t {
         layersSeen += 1
+        if layersSeen == 1 { ownType = type.hasPrefix("CL_TYPE_") ? String(type.dropFirst("CL_TYPE_".count)) : type }
         if session.budget.isOutOfTime {
             problems.append(UnpackProblem(.outOfTime, "no time was left to scan it"))
             return CL_VIRUS

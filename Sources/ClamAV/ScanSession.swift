@@ -31,6 +31,8 @@ final class ScanSession {
     private(set) var problems: [(location: String, problem: UnpackProblem)] = []
     /// Content already accounted for in this object (unpacked, then scanned).
     private(set) var accounted: Set<ContentDigest> = []
+    /// libclamav's type for the object itself.
+    private(set) var fileType: String?
     private var copies = 0
 
     init(engine: ClamAVEngine, deadline: ContinuousClock.Instant?) throws {
@@ -70,6 +72,7 @@ final class ScanSession {
         guard detections.isEmpty, !stopsForTime(location) else { return }
 
         let call = try engine.scanWithLibclamav(path: path, session: self)
+        if depth == 0 { fileType = call.fileType }
         detections += call.detections
         limitAlerts += call.limitAlerts
         for problem in call.problems { record(location, problem) }

@@ -6,6 +6,9 @@ public enum ScanVerdict: String, Sendable, Codable, CaseIterable {
     case infected = "INFECTED"
     /// Not scanned completely: a limit was exceeded or the content is encrypted. Never clean.
     case unscannable = "UNSCANNABLE"
+    /// Scanned completely and nothing found, but libclamav's type for it is not one the file-type
+    /// policy allows where it was uploaded. Never clean.
+    case blocked = "BLOCKED"
     /// The scan failed (download, engine, definitions).
     case error = "ERROR"
 
@@ -24,13 +27,22 @@ public struct ScanResult: Sendable, Equatable {
     public let reason: String?
     /// Whether the scan was cut short by its deadline (the file is then unscannable).
     public let outOfTime: Bool
+    /// The file's type as libclamav's type detection names it (`PNG`, `PDF`, `MSEXE`, `ZIP`,
+    /// ..., its `CL_TYPE_` names without the prefix), when the scan got that far.
+    public let fileType: String?
 
     /// Creates a result.
-    public init(verdict: ScanVerdict, signature: String? = nil, reason: String? = nil, outOfTime: Bool = false) {
+    public init(verdict: ScanVerdict, signature: String? = nil, reason: String? = nil, outOfTime: Bool = false, fileType: String? = nil) {
         self.verdict = verdict
         self.signature = signature
         self.reason = reason
         self.outOfTime = outOfTime
+        self.fileType = fileType
+    }
+
+    /// The same result with the file type libclamav detected.
+    func detected(_ fileType: String?) -> ScanResult {
+        ScanResult(verdict: verdict, signature: signature, reason: reason, outOfTime: outOfTime, fileType: fileType)
     }
 
     /// Classifies the detections libclamav reported for one file.

@@ -100,7 +100,10 @@ public struct DefinitionsBucket: Sendable {
         }
         let manifest = DefinitionsManifest(
             version: version, publishedAt: now, databaseTime: database.newestBuildTime,
-            signatureCount: database.signatureCount, files: stored, proofKey: DefinitionsManifest.makeProofKey()
+            signatureCount: database.signatureCount, files: stored,
+            // The key carries over, so that verdicts proven with older definitions stay provable
+            // (`scanner enqueue --only unscanned`); a manifest without one gets a new key.
+            proofKey: previous?.proofKey ?? DefinitionsManifest.makeProofKey()
         )
         _ = try await store.putObject(
             bucket: bucket, key: prefix + "manifest.json", data: try manifest.encoded(), contentType: "application/json", tags: [])

@@ -95,7 +95,7 @@ private struct ScanReport {
         switch item.result.verdict {
         case .clean: break
         case .infected: infected = true
-        case .unscannable, .error: incomplete = true
+        case .unscannable, .blocked, .error: incomplete = true
         }
     }
 
@@ -118,20 +118,22 @@ private struct ScanReport {
             let verdict: String
             let signature: String?
             let reason: String?
+            let fileType: String?
             func encode(to encoder: Encoder) throws {
                 var container = encoder.container(keyedBy: CodingKeys.self)
                 try container.encode(path, forKey: .path)
                 try container.encode(verdict, forKey: .verdict)
                 try container.encode(signature, forKey: .signature)
                 try container.encodeIfPresent(reason, forKey: .reason)
+                try container.encodeIfPresent(fileType, forKey: .fileType)
             }
-            enum CodingKeys: String, CodingKey { case path, verdict, signature, reason }
+            enum CodingKeys: String, CodingKey { case path, verdict, signature, reason, fileType }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = Line(
             path: item.path, verdict: item.result.verdict.rawValue,
-            signature: item.result.signature, reason: item.result.reason)
+            signature: item.result.signature, reason: item.result.reason, fileType: item.result.fileType)
         // Encoding strings cannot fail; a failure here would be a bug in Foundation.
         return String(decoding: try! encoder.encode(line), as: UTF8.self)
     }

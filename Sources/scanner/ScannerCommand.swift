@@ -19,7 +19,7 @@ struct ScannerCommand: AsyncParsableCommand {
             With no subcommand inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set), serves invocations. \
             Configuration comes from the environment (DEFINITIONS_BUCKET, EVENT_BUS_NAME, ...; see the README).
             """,
-        subcommands: [ScanCommand.self, InvokeCommand.self, WorkerCommand.self, CheckConfigCommand.self]
+        subcommands: [ScanCommand.self, InvokeCommand.self, WorkerCommand.self, EnqueueCommand.self, CheckConfigCommand.self]
     )
 
     func run() async throws {

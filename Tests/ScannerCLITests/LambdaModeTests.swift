@@ -38,11 +38,10 @@ struct LambdaHarness {
         return try Self.python(["scripts/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Uploads a file, with tags (`k=v&k=v`) and to another bucket when given; returns the version ID.
-    func uploadFile(_ key: String, _ path: String, tagging: String = "", bucket: String? = nil) throws -> String {
-        var arguments = ["scripts/local_stack.py", endpoint, "upload", prefix, key, path]
-        if !tagging.isEmpty || bucket != nil { arguments.append(tagging) }
-        if let bucket { arguments.append(bucket) }
+    /// Uploads a file, with tags (`k=v&k=v`), to another bucket and with a declared content
+    /// type when given; returns the version ID.
+    func uploadFile(_ key: String, _ path: String, tagging: String = "", bucket: String? = nil, contentType: String? = nil) throws -> String {
+        let arguments = ["scripts/local_stack.py", endpoint, "upload", prefix, key, path, tagging, bucket ?? "", contentType ?? ""]
         return try Self.python(arguments).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

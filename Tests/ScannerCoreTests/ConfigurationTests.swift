@@ -45,6 +45,25 @@ struct ConfigurationTests {
         #expect(configuration.tagKeys.status == "av-status")
     }
 
+    @Test func coverageVariablesAreRead() throws {
+        let configuration = try ScannerConfiguration(environment: [
+            "DEFINITIONS_BUCKET": "defs", "FILE_TYPE_POLICY": "uploads/avatars/=png, jpeg;docs=PDF", "BLOCKED_ACTION": "delete",
+            "SCAN_FILTERS": #"{"uploads": {"exclude_suffixes": [".part"], "min_size": 1}}"#, "SCAN_QUEUE_URL": "https://sqs/q",
+            "RESCAN_BUCKETS": "uploads, docs/2026/", "RESCAN_WINDOW": "72", "TAG_KEY_FILE_TYPE": "av-type",
+        ])
+        #expect(configuration.blockedAction == .delete)
+        #expect(configuration.fileTypePolicy?.rule(bucket: "uploads", key: "avatars/a.png")?.allowed == ["PNG", "JPEG"])
+        #expect(configuration.fileTypePolicy?.rule(bucket: "uploads", key: "other/a.png") == nil)
+        #expect(configuration.filters?.exclusion(bucket: "uploads", key: "a.part", size: 5) != nil)
+        #expect(configuration.filters?.exclusion(bucket: "uploads", key: "a.txt", size: 0) != nil)
+        #expect(configuration.filters?.exclusion(bucket: "uploads", key: "a.txt", size: 1) == nil)
+        #expect(configuration.rescan?.targets == [.init(bucket: "uploads", prefix: ""), .init(bucket: "docs", prefix: "2026/")])
+        #expect(configuration.rescan?.windowHours == 72)
+        #expect(configuration.tagKeys.fileType == "av-type")
+        let defaults = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs"])
+        #expect(defaults.blockedAction == .tag && defaults.fileTypePolicy == nil && defaults.filters == nil && defaults.rescan == nil)
+    }
+
     @Test(arguments: [
         ([:], "DEFINITIONS_BUCKET: is required but not set"),
         (["INFECTED_ACTION": "shred"], "INFECTED_ACTION: must be one of delete, quarantine, tag, got \"shred\""),
@@ -57,6 +76,17 @@ struct ConfigurationTests {
         (["PUBLISH_CLEAN_RESULTS": "maybe"], "PUBLISH_CLEAN_RESULTS: must be true or false, got \"maybe\""),
         (["DEFINITIONS_CHECK_INTERVAL": "-5"], "DEFINITIONS_CHECK_INTERVAL: must be between 0 and 86400, got -5"),
         (["TAG_KEY_TIME": "scan,time"], "TAG_KEY_TIME: \"scan,time\" is not a valid S3 tag key"),
+        (["TAG_KEY_FILE_TYPE": "bad*key"], "TAG_KEY_FILE_TYPE: \"bad*key\" is not a valid S3 tag key"),
+        (["BLOCKED_ACTION": "quarantine"], "QUARANTINE_BUCKET: is required when BLOCKED_ACTION is quarantine"),
+        (["FILE_TYPE_POLICY": "uploads"], "FILE_TYPE_POLICY: \"uploads\" is not BUCKET[/PREFIX]=TYPE,TYPE"),
+        (["FILE_TYPE_POLICY": "uploads=image/png"], "FILE_TYPE_POLICY: \"uploads=image/png\" must list libclamav type names"),
+        (["FILE_TYPE_POLICY": "uploads=PNG;uploads=JPEG"], "FILE_TYPE_POLICY: \"uploads\" has two rules"),
+        (["SCAN_FILTERS": "uploads/in/"], "SCAN_FILTERS: is not a JSON object keyed by bucket name"),
+        (["SCAN_FILTERS": #"{"uploads": {"exclude_prefix": ["tmp/"]}}"#], "SCAN_FILTERS: \"uploads\" has the unknown field \"exclude_prefix\""),
+        (["SCAN_FILTERS": #"{"uploads": {"min_size": "1"}}"#], "SCAN_FILTERS: \"uploads\".min_size must be a whole number"),
+        (["SCAN_FILTERS": #"{"uploads": {"include_suffixes": [""]}}"#], "SCAN_FILTERS: \"uploads\".include_suffixes must be a list of non-empty"),
+        (["RESCAN_BUCKETS": "uploads"], "SCAN_QUEUE_URL: is required when RESCAN_BUCKETS is set"),
+        (["RESCAN_BUCKETS": "uploads", "SCAN_QUEUE_URL": "q", "RESCAN_WINDOW": "0"], "RESCAN_WINDOW: must be between 1 and 87600, got 0"),
     ])
     func badValuesNameTheVariable(environment: [String: String], message: String) {
         var environment = environment

@@ -125,4 +125,37 @@ struct InvocationEventTests {
     func malformedFormEncodingIsRejected(encoded: String) {
         #expect(InvocationEvent.formDecode(encoded) == nil)
     }
+
+    /// The updater's event as EventBridge delivers it to an SQS queue (the rescan rule's
+    /// target), and the scanner's own rescan request: neither is an object to scan.
+    @Test func definitionsUpdatedAndRescanRequestsAreRecognised() throws {
+        let updated = #"""
+            {"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"Definitions Updated","source":"s3-clamav-scanner",
+             "account":"111122223333","time":"2026-12-06T04:10:00Z","region":"eu-west-1","resources":[],
+             "detail":{"version":"daily:27461","previousVersion":"daily:27460","signatureCount":8700000,
+                       "publishedAt":"2026-12-06T04:10:00Z","uploaded":["daily.cld"]}}
+            """#
+        let items = InvocationEvent.items(inMessageBody: updated)
+        guard case .definitionsUpdated(let update) = try #require(items.first) else {
+            Issue.record("not recognised: \(items)")
+            return
+        }
+        #expect(update.version == "daily:27461" && Timestamp.string(update.publishedAt) == "2026-12-06T04:10:00Z")
+
+        let request = RescanRequest(
+            bucket: "uploads", prefix: "a b/", definitions: update, modifiedSince: update.publishedAt.addingTimeInterval(-3600),
+            continuationToken: "token/+=")
+        #expect(InvocationEvent.items(inMessageBody: request.message) == [.rescan(request)])
+
+        let other = #"{"detail-type":"Object Scan Result","source":"s3-clamav-scanner","detail":{}}"#
+        guard case .ignored = try #require(InvocationEvent.items(inMessageBody: other).first) else {
+            Issue.record("the scanner's own results must not be scanned")
+            return
+        }
+        let broken = #"{"detail-type":"Definitions Updated","source":"s3-clamav-scanner","detail":{"version":"daily:1"}}"#
+        guard case .malformed = try #require(InvocationEvent.items(inMessageBody: broken).first) else {
+            Issue.record("a Definitions Updated event without publishedAt is malformed")
+            return
+        }
+    }
 }

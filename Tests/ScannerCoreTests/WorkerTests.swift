@@ -28,6 +28,12 @@ struct SlowStore: ObjectStore {
     func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
         try await base.getObject(bucket: bucket, key: key, versionID: versionID, ifNoneMatch: ifNoneMatch, maxSize: maxSize)
     }
+    func listObjectsV2(bucket: String, prefix: String?, delimiter: String?, continuationToken: String?, maxKeys: Int?) async throws -> S3ListPage {
+        try await base.listObjectsV2(bucket: bucket, prefix: prefix, delimiter: delimiter, continuationToken: continuationToken, maxKeys: maxKeys)
+    }
+    func currentTagging(bucket: String, key: String) async throws -> S3Tagging {
+        try await base.currentTagging(bucket: bucket, key: key)
+    }
     func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag] {
         try await base.getObjectTagging(bucket: bucket, key: key, versionID: versionID)
     }

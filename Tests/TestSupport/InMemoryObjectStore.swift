@@ -17,7 +17,7 @@ public final class InMemoryObjectStore: ObjectStore {
 
     /// A request the workflow sends, for hooks.
     public enum Call: Sendable, Equatable {
-        case head, get, getTags, putTags, delete, copy, put
+        case head, get, getTags, putTags, delete, copy, put, list
     }
 
     private struct State {
@@ -121,6 +121,32 @@ public final class InMemoryObjectStore: ObjectStore {
         let found = try version(bucket, key, versionID, ifMatch: nil)
         if found.eTag == ifNoneMatch { return .notModified }
         return .modified(found.data, metadata(found))
+    }
+
+    /// Pages in key order; the continuation token is the last key of the previous page.
+    public func listObjectsV2(bucket: String, prefix: String?, delimiter: String?, continuationToken: String?, maxKeys: Int?) async throws
+        -> S3ListPage
+    {
+        try enter(.list, bucket)
+        precondition(delimiter == nil, "the in-memory store lists without a delimiter")
+        return try state.withLock { state in
+            guard let keys = state.objects[bucket] else { throw Self.error(404, "NoSuchBucket") }
+            let matching = keys.compactMap { key, versions in
+                versions.last.map { (key: key, version: $0) }
+            }
+            .filter { $0.key.hasPrefix(prefix ?? "") && $0.key > (continuationToken ?? "") }
+            .sorted { $0.key < $1.key }
+            let page = matching.prefix(maxKeys ?? 1000)
+            return S3ListPage(
+                objects: page.map { S3ObjectSummary(key: $0.key, size: Int64($0.version.data.count), eTag: $0.version.eTag, lastModified: Date()) },
+                commonPrefixes: [], nextContinuationToken: matching.count > page.count ? page.last?.key : nil)
+        }
+    }
+
+    public func currentTagging(bucket: String, key: String) async throws -> S3Tagging {
+        try enter(.getTags, key)
+        let found = try version(bucket, key, nil, ifMatch: nil)
+        return S3Tagging(tags: found.tags, versionID: found.id)
     }
 
     public func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag] {

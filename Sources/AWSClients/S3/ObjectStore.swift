@@ -13,8 +13,12 @@ public protocol ObjectStore: Sendable {
     func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata
     /// GetObject into memory, unless the entity tag is still `ifNoneMatch`.
     func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult
+    /// One page of ListObjectsV2 (the current objects under a prefix).
+    func listObjectsV2(bucket: String, prefix: String?, delimiter: String?, continuationToken: String?, maxKeys: Int?) async throws -> S3ListPage
     /// The tags of one version.
     func getObjectTagging(bucket: String, key: String, versionID: String?) async throws -> [S3Tag]
+    /// The tags of the current version, with its version ID.
+    func currentTagging(bucket: String, key: String) async throws -> S3Tagging
     /// Replaces the tags of one version.
     func putObjectTagging(bucket: String, key: String, versionID: String?, tags: [S3Tag]) async throws
     /// Deletes one version (or the object, when `versionID` is `nil`), only if its entity tag

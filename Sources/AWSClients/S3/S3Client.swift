@@ -138,12 +138,23 @@ public struct S3Client: Sendable {
 
     /// GetObjectTagging of one object version.
     public func getObjectTagging(bucket: String, key: String, versionID: String? = nil) async throws -> [S3Tag] {
+        try await tagging(bucket: bucket, key: key, versionID: versionID).tags
+    }
+
+    /// GetObjectTagging of the current version, with the version ID S3 answers with.
+    public func currentTagging(bucket: String, key: String) async throws -> S3Tagging {
+        try await tagging(bucket: bucket, key: key, versionID: nil)
+    }
+
+    private func tagging(bucket: String, key: String, versionID: String?) async throws -> S3Tagging {
         let (host, path) = location(bucket: bucket, key: key)
         let response = try await core.execute(
             method: .GET, host: host, path: path,
             query: [(name: "tagging", value: "")] + Self.versionQuery(versionID))
         let root = try XMLTree.parse(response.body.readableBytesView)
-        return (root.child("TagSet")?.all("Tag") ?? []).map { S3Tag(key: $0.string("Key") ?? "", value: $0.string("Value") ?? "") }
+        return S3Tagging(
+            tags: (root.child("TagSet")?.all("Tag") ?? []).map { S3Tag(key: $0.string("Key") ?? "", value: $0.string("Value") ?? "") },
+            versionID: response.headers.first(name: "x-amz-version-id").flatMap { $0 == "null" ? nil : $0 })
     }
 
     /// PutObjectTagging of one object version: replaces the whole tag set (S3 keeps at most 10).

@@ -105,6 +105,18 @@ public struct S3Tag: Sendable, Equatable, Hashable {
     }
 }
 
+/// The tags of an object's current version, and which version that is.
+public struct S3Tagging: Sendable, Equatable {
+    public var tags: [S3Tag]
+    /// The version the tags belong to; `nil` in an unversioned bucket.
+    public var versionID: String?
+
+    public init(tags: [S3Tag], versionID: String?) {
+        self.tags = tags
+        self.versionID = versionID
+    }
+}
+
 /// The result of a conditional GET into memory.
 public enum S3ConditionalGetResult: Sendable, Equatable {
     /// The object changed (or there was no condition): its bytes and metadata.
@@ -151,6 +163,13 @@ public struct S3ObjectSummary: Sendable, Equatable {
     public var eTag: String
     /// When it was last written.
     public var lastModified: Date?
+
+    public init(key: String, size: Int64, eTag: String, lastModified: Date?) {
+        self.key = key
+        self.size = size
+        self.eTag = eTag
+        self.lastModified = lastModified
+    }
 }
 
 /// One page of ListObjectsV2.
@@ -161,6 +180,12 @@ public struct S3ListPage: Sendable, Equatable {
     public var commonPrefixes: [String]
     /// The token for the next page, or `nil` on the last one.
     public var nextContinuationToken: String?
+
+    public init(objects: [S3ObjectSummary], commonPrefixes: [String], nextContinuationToken: String?) {
+        self.objects = objects
+        self.commonPrefixes = commonPrefixes
+        self.nextContinuationToken = nextContinuationToken
+    }
 }
 
 /// Sizes and parallelism of large transfers. The defaults follow the AWS CLI's

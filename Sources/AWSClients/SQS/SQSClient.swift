@@ -159,6 +159,50 @@ public struct SQSClient: Sendable {
         var Failed: [Failed]?
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The AWS JSON protocol's wire names.
+    private struct SendBatchInput: Encodable {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // The AWS JSON protocol's wire names.
+        struct Entry: Encodable {
+            var Id: String
+            var MessageBody: String
+        }
+        var QueueUrl: String
+        var Entries: [Entry]
+    }
+
+    /// SendMessageBatch of up to 10 bodies (the service's limit). Entries SQS fails with a
+    /// server fault are sent again within the retry policy's attempts.
+    ///
+    /// - Throws: ``SQSBatchError`` naming every body that was not sent (by its index in
+    ///   `bodies`, as the receipt handle field).
+    public func sendMessageBatch(queueURL: String, bodies: [String]) async throws {
+        precondition(bodies.count <= 10, "SendMessageBatch takes at most 10 messages")
+        var pending = Array(bodies.indices)
+        var attempt = 1
+        while true {
+            let entries = pending.map { SendBatchInput.Entry(Id: "m\($0)", MessageBody: bodies[$0]) }
+            let output = try await core.callJSON(
+                target: "AmazonSQS.SendMessageBatch", jsonVersion: "1.0", input: SendBatchInput(QueueUrl: queueURL, Entries: entries),
+                as: BatchOutput.self)
+            let failed = output.Failed ?? []
+            guard !failed.isEmpty else { return }
+            let retryable = failed.filter { $0.SenderFault != true }
+            if retryable.count == failed.count, attempt < core.retryPolicy.maxAttempts {
+                pending = retryable.compactMap { Int($0.Id.dropFirst()) }
+                try await Task.sleep(for: core.retryPolicy.delay(beforeRetry: attempt))
+                attempt += 1
+                continue
+            }
+            throw SQSBatchError(
+                failures: failed.map {
+                    .init(
+                        receiptHandle: "message \($0.Id.dropFirst())", code: $0.Code, message: $0.Message ?? "", senderFault: $0.SenderFault ?? false)
+                })
+        }
+    }
+
     /// DeleteMessageBatch for any number of receipt handles, 10 per call.
     ///
     /// - Throws: ``SQSBatchError`` naming every handle that was not deleted.

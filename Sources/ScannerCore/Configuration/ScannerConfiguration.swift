@@ -3,8 +3,8 @@ import ClamAV
 import Definitions
 import Environment
 
-/// What to do with an infected object (`INFECTED_ACTION`).
-public enum InfectedAction: Sendable, Equatable {
+/// What to do with an infected or a blocked object (`INFECTED_ACTION`, `BLOCKED_ACTION`).
+public enum VerdictAction: Sendable, Equatable {
     /// Delete the scanned version.
     case delete
     /// Copy it to the quarantine bucket, then delete the scanned version.
@@ -25,12 +25,14 @@ public struct TagKeys: Sendable, Equatable {
     public var definitions = "scan-definitions"
     /// The scanner's proof that it wrote the verdict itself (`scan-proof`, ``VerdictProof``).
     public var proof = "scan-proof"
+    /// libclamav's type for a `BLOCKED` object (`scan-file-type`).
+    public var fileType = "scan-file-type"
 
     /// The default names.
     public init() {}
 
     /// Every key the scanner writes (the protective bucket policy lets no one else write them).
-    public var all: [String] { [status, signature, time, definitions, proof] }
+    public var all: [String] { [status, signature, time, definitions, proof, fileType] }
 }
 
 /// The scanner's settings, read once at start-up from the environment (docs/design.md, "Configuration").
@@ -40,7 +42,17 @@ public struct ScannerConfiguration: Sendable, Equatable {
     /// The custom event bus; `nil` publishes no events.
     public var eventBusName: String?
     /// What happens to infected objects.
-    public var infectedAction: InfectedAction
+    public var infectedAction: VerdictAction
+    /// What happens to objects the file-type policy blocks.
+    public var blockedAction: VerdictAction
+    /// The file types each bucket or prefix accepts; `nil` accepts every type.
+    public var fileTypePolicy: FileTypePolicy?
+    /// Which objects are scanned at all; `nil` scans every object.
+    public var filters: ScanFilters?
+    /// The scan queue (`SCAN_QUEUE_URL`): where `scanner enqueue` and the rescan send.
+    public var scanQueueURL: String?
+    /// The rescan after new definitions; `nil` when it is off.
+    public var rescan: RescanSettings?
     /// Objects larger than this many bytes are `UNSCANNABLE` without being downloaded.
     public var maxObjectSize: Int64
     /// Whether `CLEAN` results are published too.
@@ -69,16 +81,14 @@ public struct ScannerConfiguration: Sendable, Equatable {
         let reader = EnvironmentReader(environment)
         definitions = try DefinitionsLocation(reader)
         eventBusName = EventBusPublisher.busName(reader)
-        switch try reader.choice("INFECTED_ACTION", default: "delete", allowed: ["delete", "quarantine", "tag"]) {
-        case "quarantine":
-            guard let bucket = reader.optional("QUARANTINE_BUCKET") else {
-                throw ConfigurationError("QUARANTINE_BUCKET", "is required when INFECTED_ACTION is quarantine")
-            }
-            infectedAction = .quarantine(bucket: bucket)
-        case "tag":
-            infectedAction = .tag
-        default:
-            infectedAction = .delete
+        infectedAction = try Self.action(reader, "INFECTED_ACTION", default: "delete")
+        blockedAction = try Self.action(reader, "BLOCKED_ACTION", default: "tag")
+        fileTypePolicy = try FileTypePolicy(reader)
+        filters = try ScanFilters(reader)
+        scanQueueURL = reader.optional("SCAN_QUEUE_URL")
+        rescan = try RescanSettings(reader)
+        if rescan != nil, scanQueueURL == nil {
+            throw ConfigurationError("SCAN_QUEUE_URL", "is required when RESCAN_BUCKETS is set (the rescan queues its objects there)")
         }
         maxObjectSize = try reader.integer("MAX_OBJECT_SIZE", default: Self.defaultMaxObjectSize, in: 1...(100 << 30))
         publishCleanResults = try reader.bool("PUBLISH_CLEAN_RESULTS", default: true)
@@ -102,9 +112,11 @@ public struct ScannerConfiguration: Sendable, Equatable {
         keys.time = reader.optional("TAG_KEY_TIME") ?? keys.time
         keys.definitions = reader.optional("TAG_KEY_DEFINITIONS") ?? keys.definitions
         keys.proof = reader.optional("TAG_KEY_PROOF") ?? keys.proof
+        keys.fileType = reader.optional("TAG_KEY_FILE_TYPE") ?? keys.fileType
         for (name, key) in [
             ("TAG_KEY_STATUS", keys.status), ("TAG_KEY_SIGNATURE", keys.signature),
             ("TAG_KEY_TIME", keys.time), ("TAG_KEY_DEFINITIONS", keys.definitions), ("TAG_KEY_PROOF", keys.proof),
+            ("TAG_KEY_FILE_TYPE", keys.fileType),
         ]
         where key.utf8.count > 128 || !ObjectTags.isAllowed(key) {
             throw ConfigurationError(
@@ -115,6 +127,29 @@ public struct ScannerConfiguration: Sendable, Equatable {
         }
         tagKeys = keys
         workDirectory = reader.optional("SCANNER_WORK_DIRECTORY") ?? reader.temporaryDirectory
+    }
+
+    /// The quarantine bucket, when an action uses one (the scanner never scans what it writes there).
+    public var quarantineBucket: String? {
+        for action in [infectedAction, blockedAction] {
+            if case .quarantine(let bucket) = action { return bucket }
+        }
+        return nil
+    }
+
+    /// `delete`, `quarantine` (into `QUARANTINE_BUCKET`) or `tag`.
+    private static func action(_ reader: EnvironmentReader, _ variable: String, default value: String) throws(ConfigurationError) -> VerdictAction {
+        switch try reader.choice(variable, default: value, allowed: ["delete", "quarantine", "tag"]) {
+        case "quarantine":
+            guard let bucket = reader.optional("QUARANTINE_BUCKET") else {
+                throw ConfigurationError("QUARANTINE_BUCKET", "is required when \(variable) is quarantine")
+            }
+            return .quarantine(bucket: bucket)
+        case "tag":
+            return .tag
+        default:
+            return .delete
+        }
     }
 
     /// libclamav caps some limits without an error (the max file size at `INT_MAX - 2` in
@@ -142,7 +177,8 @@ public struct ScannerConfiguration: Sendable, Equatable {
 
 extension ScannerConfiguration: Encodable {
     private enum CodingKeys: String, CodingKey {
-        case definitions, eventBusName, infectedAction, quarantineBucket, maxObjectSize
+        case definitions, eventBusName, infectedAction, blockedAction, fileTypePolicy, filters, scanQueueURL, rescanBuckets, rescanWindowHours
+        case quarantineBucket, maxObjectSize
         case maxScanSize, maxFiles, maxRecursion, maxScanTimeMilliseconds, publishCleanResults
         case definitionsCheckInterval, maxDefinitionsAgeHours, tagKeys, workDirectory, scanConcurrency, serviceName
     }
@@ -152,12 +188,29 @@ extension ScannerConfiguration: Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(definitions, forKey: .definitions)
         try container.encodeIfPresent(eventBusName, forKey: .eventBusName)
-        switch infectedAction {
-        case .delete: try container.encode("delete", forKey: .infectedAction)
-        case .tag: try container.encode("tag", forKey: .infectedAction)
-        case .quarantine(let bucket):
-            try container.encode("quarantine", forKey: .infectedAction)
-            try container.encode(bucket, forKey: .quarantineBucket)
+        var quarantine: String?
+        for (action, key) in [(infectedAction, CodingKeys.infectedAction), (blockedAction, .blockedAction)] {
+            switch action {
+            case .delete: try container.encode("delete", forKey: key)
+            case .tag: try container.encode("tag", forKey: key)
+            case .quarantine(let bucket):
+                try container.encode("quarantine", forKey: key)
+                quarantine = bucket
+            }
+        }
+        try container.encodeIfPresent(quarantine, forKey: .quarantineBucket)
+        if let fileTypePolicy {
+            try container.encode(
+                fileTypePolicy.rules.map { "\($0.bucket)/\($0.prefix)=\($0.allowed.sorted().joined(separator: ","))" }, forKey: .fileTypePolicy
+            )
+        }
+        if let filters {
+            try container.encode(filters.buckets, forKey: .filters)
+        }
+        try container.encodeIfPresent(scanQueueURL, forKey: .scanQueueURL)
+        if let rescan {
+            try container.encode(rescan.targets.map { $0.prefix.isEmpty ? $0.bucket : "\($0.bucket)/\($0.prefix)" }, forKey: .rescanBuckets)
+            try container.encode(rescan.windowHours, forKey: .rescanWindowHours)
         }
         try container.encode(maxObjectSize, forKey: .maxObjectSize)
         try container.encode(limits.maxScanSize, forKey: .maxScanSize)
@@ -170,7 +223,7 @@ extension ScannerConfiguration: Encodable {
         try container.encode(
             [
                 "status": tagKeys.status, "signature": tagKeys.signature, "time": tagKeys.time, "definitions": tagKeys.definitions,
-                "proof": tagKeys.proof,
+                "proof": tagKeys.proof, "fileType": tagKeys.fileType,
             ],
             forKey: .tagKeys
         )

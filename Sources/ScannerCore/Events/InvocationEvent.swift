@@ -1,9 +1,15 @@
+import BusEvents
 import Foundation
 
 /// What one record of an event asks for.
 public enum RecordItem: Sendable, Equatable {
     /// Scan this object version.
     case object(ObjectRef)
+    /// The updater published new definitions (`Definitions Updated` on the bus): queue the
+    /// rescan, when it is configured.
+    case definitionsUpdated(DefinitionsUpdate)
+    /// List one bucket (from a position) and queue its objects for a rescan.
+    case rescan(RescanRequest)
     /// Nothing to do, and why (a test event, an event that is not a creation).
     case ignored(String)
     /// The record cannot be used; the reason names the problem.
@@ -132,18 +138,36 @@ public struct InvocationEvent: Sendable, Equatable {
             return .malformed("record \(index) in bucket \(bucket) has a key that is not valid URL encoding: \(encodedKey)")
         }
         let object = s3["object"]
+        // `scanner enqueue` sends records of this shape, named ObjectCreated:Backfill or
+        // ObjectCreated:Rescan, with its own event source (and, for a rescan, the definitions
+        // the scan needs).
+        let ours = record["eventSource"]?.string == BusEvent.source
         return .object(
             ObjectRef(
                 bucket: bucket,
                 key: key,
                 versionID: object?["versionId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
                 eTag: object?["eTag"]?.string.map(unquote),
-                size: object?["size"]?.integer
+                size: object?["size"]?.integer,
+                trigger: ours ? eventName.dropFirst("ObjectCreated:".count).lowercased() : nil,
+                definitionsNeeded: ours ? DefinitionsUpdate(record["scanRequest"]?["definitions"]) : nil
             ))
     }
 
     private static func eventBridgeItem(_ json: JSONValue) -> RecordItem {
         let detailType = json["detail-type"]?.string ?? ""
+        if json["source"]?.string == BusEvent.source {
+            switch detailType {
+            case BusEvent.DetailType.definitionsUpdated.rawValue:
+                return DefinitionsUpdate(json["detail"]).map(RecordItem.definitionsUpdated)
+                    ?? .malformed("Definitions Updated event without detail.version and detail.publishedAt")
+            case RescanRequest.detailType:
+                return RescanRequest(json["detail"]).map(RecordItem.rescan)
+                    ?? .malformed("\(RescanRequest.detailType) message without detail.bucket, detail.definitions or detail.modifiedSince")
+            default:
+                return .ignored("\(detailType.isEmpty ? "an event without a detail-type" : detailType) from \(BusEvent.source) needs no scan")
+            }
+        }
         guard json["source"]?.string == "aws.s3", detailType == "Object Created" else {
             return .ignored(
                 "EventBridge event \(detailType.isEmpty ? "without a detail-type" : detailType) from \(json["source"]?.string ?? "an unknown source") is not an S3 Object Created event"
@@ -185,6 +209,25 @@ public struct InvocationEvent: Sendable, Equatable {
             }
         }
         return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// Encodes a key the way S3 does in notifications (the inverse of ``formDecode(_:)``):
+    /// a space is `+`, every byte other than an ASCII letter, digit, `-`, `_`, `.` or `*` is `%XX`.
+    public static func formEncode(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "*"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: " "):
+                out.append("+")
+            default:
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

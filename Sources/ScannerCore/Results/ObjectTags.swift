@@ -8,7 +8,7 @@ public enum ObjectTags {
     public static let limit = 10
 
     /// The merged tag set, in order: the status tag (it always wins), the proof and the
-    /// definitions tags it stands on, the signature tag, the object's other existing tags,
+    /// definitions tags it stands on, the signature and file-type tags, the object's other existing tags,
     /// then the time tag while room remains. Returns the tags and the keys of existing tags
     /// that had to be dropped.
     public static func merge(
@@ -17,6 +17,7 @@ public enum ObjectTags {
         proof: String?,
         definitions: String?,
         signature: String?,
+        fileType: String? = nil,
         time: String,
         keys: TagKeys
     ) -> (tags: [(key: String, value: String)], dropped: [String]) {
@@ -24,6 +25,7 @@ public enum ObjectTags {
         if let proof { tags.append((keys.proof, proof)) }
         if let definitions { tags.append((keys.definitions, sanitize(definitions))) }
         if let signature { tags.append((keys.signature, sanitize(signature))) }
+        if let fileType { tags.append((keys.fileType, sanitize(fileType))) }
         var dropped: [String] = []
         for tag in existing where !keys.all.contains(tag.key) {
             if tags.count < limit { tags.append(tag) } else { dropped.append(tag.key) }

@@ -48,6 +48,11 @@ public struct ScanResultDetail: Codable, Sendable, Equatable {
     public let statusReasons: [String]
     public let definitions: Definitions?
     public let durationMs: Int
+    /// libclamav's type for the object (`PNG`, `PDF`, ...), when the scan got that far.
+    public let fileType: String?
+    /// Why the object was scanned when it was not for its upload: `backfill` (queued by
+    /// `scanner enqueue`) or `rescan` (queued after new definitions); absent for uploads.
+    public let trigger: String?
 
     /// Creates a detail for an object's final outcome.
     public init(
@@ -57,10 +62,12 @@ public struct ScanResultDetail: Codable, Sendable, Equatable {
         signature: String?,
         reasons: [String],
         definitions: Definitions?,
-        durationMs: Int
+        durationMs: Int,
+        fileType: String? = nil,
+        trigger: String? = nil
     ) {
         switch verdict {
-        case .clean, .infected: scanStatus = "COMPLETED"
+        case .clean, .infected, .blocked: scanStatus = "COMPLETED"
         case .unscannable: scanStatus = "SKIPPED"
         case .error: scanStatus = "FAILED"
         }
@@ -73,6 +80,8 @@ public struct ScanResultDetail: Codable, Sendable, Equatable {
         self.statusReasons = reasons
         self.definitions = definitions
         self.durationMs = durationMs
+        self.fileType = fileType
+        self.trigger = trigger
     }
 
     /// The detail as JSON, with ISO 8601 dates.

@@ -14,11 +14,13 @@ public struct ScannerService: Sendable {
     public let processor: InvocationProcessor
     /// Keeps the engine in step with the definitions bucket.
     public let definitions: DefinitionsProvider
-    /// The SQS client, for the worker.
+    /// The SQS client, for the worker and `scanner enqueue`.
     public let sqs: SQSClient
+    /// The S3 client.
+    public let store: S3Client
     /// The shared HTTP client; ``shutdown()`` closes it.
     let httpClient: HTTPClient
-    let logger: Logger
+    public let logger: Logger
 
     /// The folder private to this process: downloads, database folders, unpacked members.
     public let workDirectory: String
@@ -56,8 +58,12 @@ public struct ScannerService: Sendable {
         self.configuration = configuration
         self.workDirectory = workDirectory
         self.definitions = definitions
-        self.processor = InvocationProcessor(workflow: workflow, events: events, logger: logger, concurrency: configuration.scanConcurrency)
-        self.sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        let sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        let rescanner = configuration.scanQueueURL.map { _ in Rescanner(configuration: configuration, store: store, sender: sqs, logger: logger) }
+        self.processor = InvocationProcessor(
+            workflow: workflow, rescanner: rescanner, events: events, logger: logger, concurrency: configuration.scanConcurrency)
+        self.store = store
+        self.sqs = sqs
         self.httpClient = httpClient
         self.logger = logger
     }

@@ -11,8 +11,10 @@ public struct UnitReport: Sendable, Encodable {
     public let objects: [ObjectReport]
     /// Records that were ignored (test events, non-creation events) and why.
     public let ignored: [String]
-    /// Records that could not be used and why.
+    /// Records that could not be used (or whose rescan listing failed) and why.
     public let rejected: [String]
+    /// What rescan records queued.
+    public let queued: [String]
 
     /// Whether the unit must be retried: a malformed record or a scan that ended in `ERROR`.
     public var failed: Bool { !rejected.isEmpty || objects.contains { $0.verdict == .error } }
@@ -60,13 +62,16 @@ public struct InvocationReport: Sendable, Encodable {
 /// bad record never hides the others.
 public struct InvocationProcessor: Sendable {
     let workflow: ObjectScanWorkflow
+    let rescanner: Rescanner?
     let events: EventBusPublisher
     let logger: Logger
     let concurrency: Int
 
-    /// Creates a processor scanning up to `concurrency` objects at once.
-    public init(workflow: ObjectScanWorkflow, events: EventBusPublisher, logger: Logger, concurrency: Int = 4) {
+    /// Creates a processor scanning up to `concurrency` objects at once; without a
+    /// `rescanner`, rescan records are rejected.
+    public init(workflow: ObjectScanWorkflow, rescanner: Rescanner? = nil, events: EventBusPublisher, logger: Logger, concurrency: Int = 4) {
         self.workflow = workflow
+        self.rescanner = rescanner
         self.events = events
         self.logger = logger
         self.concurrency = max(1, concurrency)
@@ -104,10 +109,37 @@ public struct InvocationProcessor: Sendable {
         var objects: [ObjectReport] = []
         var ignored: [String] = []
         var rejected: [String] = []
+        var queued: [String] = []
         for item in unit.items {
             switch item {
             case .object(let object):
                 objects.append(ObjectReport(await workflow.process(object, logger: logger, deadline: deadline)))
+            case .definitionsUpdated(let update):
+                do {
+                    if let summary = try await rescanner?.handle(update, logger: logger) {
+                        queued.append(summary)
+                    } else {
+                        ignored.append("Definitions Updated (\(update.version)): the rescan is off (RESCAN_BUCKETS is not set)")
+                    }
+                } catch {
+                    let reason = "cannot request the rescan for definitions \(update.version): \(error)"
+                    logger.error("rescan failed", metadata: ["reason": "\(reason)"])
+                    rejected.append(reason)
+                }
+            case .rescan(let request):
+                guard let rescanner else {
+                    await reject(
+                        "a \(RescanRequest.detailType) message reached a scanner without SCAN_QUEUE_URL", messageID: unit.messageID, logger: logger)
+                    rejected.append("rescan requested but SCAN_QUEUE_URL is not set")
+                    continue
+                }
+                do {
+                    queued.append(try await rescanner.handle(request, deadline: deadline, logger: logger))
+                } catch {
+                    let reason = "the rescan listing of s3://\(request.bucket)/\(request.prefix) failed: \(error)"
+                    logger.error("rescan failed", metadata: ["reason": "\(reason)"])
+                    rejected.append(reason)
+                }
             case .ignored(let reason):
                 logger.info("record ignored", metadata: ["reason": "\(reason)", "messageID": "\(unit.messageID ?? "-")"])
                 ignored.append(reason)
@@ -116,7 +148,7 @@ public struct InvocationProcessor: Sendable {
                 rejected.append(reason)
             }
         }
-        return UnitReport(messageID: unit.messageID, objects: objects, ignored: ignored, rejected: rejected)
+        return UnitReport(messageID: unit.messageID, objects: objects, ignored: ignored, rejected: rejected, queued: queued)
     }
 
     /// Logs and publishes a record (or a whole event) that cannot be used.

@@ -19,6 +19,8 @@ public struct ObjectOutcome: Sendable, Equatable {
     public let reasons: [String]
     /// Why the object was skipped (deleted or replaced meanwhile, already scanned).
     public let skipped: String?
+    /// libclamav's type for the object, when the scan got that far.
+    public var fileType: String? = nil
 
     /// Whether the unit of work that holds this object must be retried.
     public var failed: Bool { verdict == .error }
@@ -115,11 +117,27 @@ public struct ObjectScanWorkflow: Sendable {
     private func scanAndAct(
         _ requested: ObjectRef, scanDeadline: ContinuousClock.Instant?, logger: Logger
     ) async throws -> (ObjectOutcome, DefinitionsManifest?) {
-        if case .quarantine(let quarantine) = configuration.infectedAction, requested.bucket == quarantine {
+        if let quarantine = configuration.quarantineBucket, requested.bucket == quarantine {
             return (.skip(requested, "the object is in the quarantine bucket, which the scanner writes"), nil)
         }
-        guard let definitions = await definitions.current() else {
+        if let why = configuration.filters?.exclusion(bucket: requested.bucket, key: requested.key, size: requested.size) {
+            return (.skip(requested, "not scanned: \(why)"), nil)
+        }
+        guard var definitions = await definitions.current() else {
             throw ScanFailure(object: requested, reason: "no usable ClamAV database is loaded", manifest: nil)
+        }
+        if let needed = requested.definitionsNeeded, !needed.isMetBy(definitions.manifest) {
+            // A rescan for definitions this process has not loaded yet: load them now, or fail
+            // so that the message comes back (scanning with the old ones would prove nothing).
+            await self.definitions.refresh()
+            guard let newer = await self.definitions.current(), needed.isMetBy(newer.manifest) else {
+                throw ScanFailure(
+                    object: requested,
+                    reason: "the rescan needs definitions \(needed.version) (published \(Timestamp.string(needed.publishedAt))) or newer; "
+                        + "\(definitions.manifest.version) is loaded",
+                    manifest: definitions.manifest)
+            }
+            definitions = newer
         }
         let manifest = definitions.manifest
         if let scanDeadline, ContinuousClock.now >= scanDeadline {
@@ -144,10 +162,13 @@ public struct ObjectScanWorkflow: Sendable {
         }
         let object = ObjectRef(
             bucket: requested.bucket, key: requested.key, versionID: head.versionID ?? requested.versionID,
-            eTag: head.eTag, size: head.size
+            eTag: head.eTag, size: head.size, trigger: requested.trigger
         )
+        if let why = configuration.filters?.exclusion(bucket: object.bucket, key: object.key, size: object.size) {
+            return (.skip(object, "not scanned: \(why)"), manifest)
+        }
 
-        let result: ScanResult
+        var result: ScanResult
         let existingTags: [S3Tag]
         if head.size > configuration.maxObjectSize {
             existingTags = try await tags(of: object)
@@ -192,6 +213,7 @@ public struct ObjectScanWorkflow: Sendable {
             }
             // An unversioned object may have been overwritten while it was scanned; the new
             // content has its own event, so this verdict must not be written onto it.
+            result = applyFileTypePolicy(result, to: object)
             if head.versionID == nil {
                 do {
                     _ = try await store.headObject(bucket: object.bucket, key: object.key, versionID: nil, ifMatch: head.eTag)
@@ -258,13 +280,18 @@ public struct ObjectScanWorkflow: Sendable {
     private func act(on object: ObjectRef, result: ScanResult, existingTags: [S3Tag], manifest: DefinitionsManifest) async throws -> ObjectOutcome {
         let reasons = result.reason.map { [$0] } ?? []
         func outcome(_ action: ScanAction) -> ObjectOutcome {
-            ObjectOutcome(object: object, verdict: result.verdict, action: action, signature: result.signature, reasons: reasons, skipped: nil)
+            ObjectOutcome(
+                object: object, verdict: result.verdict, action: action, signature: result.signature, reasons: reasons, skipped: nil,
+                fileType: result.fileType
+            )
         }
         // An unversioned object can be replaced at any moment: every action is conditional on
         // the scanned entity tag, so a verdict never lands on content that was not scanned.
         let condition = object.versionID == nil ? object.eTag : nil
-        if result.verdict == .infected {
-            switch configuration.infectedAction {
+        let removal: VerdictAction? =
+            result.verdict == .infected ? configuration.infectedAction : result.verdict == .blocked ? configuration.blockedAction : nil
+        if let removal {
+            switch removal {
             case .delete:
                 _ = try await store.deleteObject(bucket: object.bucket, key: object.key, versionID: object.versionID, ifMatch: condition)
                 return outcome(.deleted)
@@ -296,6 +323,23 @@ public struct ObjectScanWorkflow: Sendable {
 
     /// The object was replaced while its verdict was applied.
     private struct Replaced: Error {}
+
+    /// A clean object of a type its bucket or prefix does not accept becomes `BLOCKED`
+    /// (`FILE_TYPE_POLICY`); an unknown type is never accepted.
+    private func applyFileTypePolicy(_ result: ScanResult, to object: ObjectRef) -> ScanResult {
+        guard result.verdict == .clean, let rule = configuration.fileTypePolicy?.rule(bucket: object.bucket, key: object.key) else {
+            return result
+        }
+        guard let type = result.fileType, rule.allowed.contains(type) else {
+            let allowed = rule.allowed.sorted().joined(separator: ", ")
+            return ScanResult(
+                verdict: .blocked,
+                reason: "its type (\(result.fileType ?? "unknown")) is not allowed in s3://\(rule.bucket)/\(rule.prefix) (allowed: \(allowed))",
+                fileType: result.fileType
+            )
+        }
+        return result
+    }
 
     /// Takes the verdict tags back off content that replaced the scanned content, unless the
     /// new content's own scan has written its verdict meanwhile (its proof differs). A race
@@ -334,7 +378,8 @@ public struct ObjectScanWorkflow: Sendable {
             proof: proof,
             definitions: definitions,
             signature: keepSignature ? result.signature : nil,
-            time: Self.timestamp(),
+            fileType: result.verdict == .blocked ? result.fileType : nil,
+            time: Timestamp.string(Date()),
             keys: configuration.tagKeys
         )
         if !merged.dropped.isEmpty {
@@ -370,6 +415,7 @@ public struct ObjectScanWorkflow: Sendable {
         logger[metadataKey: "action"] = "\(outcome.action.rawValue)"
         logger[metadataKey: "durationMs"] = "\(milliseconds)"
         if let signature = outcome.signature { logger[metadataKey: "signature"] = "\(signature)" }
+        if let fileType = outcome.fileType { logger[metadataKey: "fileType"] = "\(fileType)" }
         if !outcome.reasons.isEmpty { logger[metadataKey: "reason"] = "\(outcome.reasons.joined(separator: "; "))" }
         if verdict == .error { logger.error("object scan failed") } else { logger.info("object scanned") }
         metrics.record(verdict: verdict, bytes: outcome.object.size ?? 0, milliseconds: milliseconds)
@@ -378,7 +424,7 @@ public struct ObjectScanWorkflow: Sendable {
             object: outcome.object, verdict: verdict, action: outcome.action, signature: outcome.signature,
             reasons: outcome.reasons,
             definitions: manifest.map { .init(version: $0.version, publishedAt: $0.publishedAt) },
-            durationMs: milliseconds
+            durationMs: milliseconds, fileType: outcome.fileType, trigger: outcome.object.trigger
         )
         let resource = ["arn:aws:s3:::\(outcome.object.bucket)"]
         if verdict != .clean || configuration.publishCleanResults {
@@ -387,9 +433,5 @@ public struct ObjectScanWorkflow: Sendable {
         if verdict == .error {
             await events.publish(.objectScanFailed, detail, resources: resource)
         }
-    }
-
-    static func timestamp(_ date: Date = Date()) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
     }
 }
