@@ -17,6 +17,8 @@ events or refuses every request; nothing else of moto changes.
   are skipped (their wiring is checked through the API instead).
 - Schedule rules: moto matches every event against them (they have no pattern); AWS never
   does.
+- SQS SetQueueAttributes: moto drops the queue's policy whenever a call does not name it,
+  so the provider's update of any other attribute silently removes the policy.
 """
 import json
 
@@ -24,6 +26,7 @@ from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.events.models import Rule
 from moto.iam.access_control import PermissionResult
 from moto.s3.models import FakeBucket
+from moto.sqs.models import Queue
 
 FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
 
@@ -72,3 +75,15 @@ def _send_to_targets_moto_supports(self, original_event, transform_input=True):
 
 
 Rule.send_to_targets = _send_to_targets_moto_supports
+
+_set_queue_attributes = Queue._set_attributes
+
+
+def _set_queue_attributes_keeping_policy(self, attributes, now=None):
+    policy = getattr(self, "policy", None)
+    _set_queue_attributes(self, attributes, now)
+    if "Policy" not in attributes:
+        self.policy = policy
+
+
+Queue._set_attributes = _set_queue_attributes_keeping_policy
