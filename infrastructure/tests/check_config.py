@@ -114,7 +114,8 @@ def start(label, binary, terraform_env, platform, fields, expected=None):
         return
     configuration = json.loads(done.stdout)
     for name, value in sorted(terraform_env.items()):
-        if not check(name in fields, f"{label}: {name} is a variable this test knows"):
+        if name not in fields:
+            check(False, f"{label}: {name} is set by Terraform but unknown to this test: add it to the fields")
             continue
         path, convert = fields[name]
         if path is None:
