@@ -111,7 +111,8 @@ def verify_applied(network, app):
     check(endpoint["VpcEndpointType"].lower() == "gateway" and endpoint["ServiceName"].endswith(".s3"), "S3 endpoint is a gateway endpoint")
     check(set(endpoint.get("RouteTableIds", [])) == set(network["private_route_table_ids"]), "S3 endpoint is attached to both private route tables")
     endpoint_policy = json.loads(endpoint["PolicyDocument"])
-    endpoint_resources = {r for s in as_list(endpoint_policy["Statement"]) for r in as_list(s["Resource"])}
+    # The system's buckets; with the ECR endpoints a second statement names ECR's layer bucket (--worker).
+    endpoint_resources = {r for s in as_list(endpoint_policy["Statement"]) if s.get("Sid") == "OnlyThisSystemsBuckets" for r in as_list(s["Resource"])}
     allowed_buckets = {r.split(":::")[1].split("/")[0] for r in endpoint_resources}
     check(allowed_buckets == set(network["s3_endpoint_bucket_names"]), f"S3 endpoint policy names exactly this system's buckets {sorted(allowed_buckets)}")
     check(not any("*" == r or r.endswith(":::*") for r in endpoint_resources), "S3 endpoint policy has no bucket wildcard")
