@@ -247,9 +247,11 @@ echo "checked in $(($(date +%s) - t0)) s"
 section "the executables accept every variable Terraform sets"
 # The applied stack, then the example var files and the limits, each planned (not
 # applied) against the emulator with a stand-in for the network's state.
-render_dir="$work/render/app"
-mkdir -p "$(dirname "$render_dir")"
-cp -r "$work/infrastructure/apps/s3-clamav-scanner" "$render_dir"
+# A clean copy (the modules beside it, no state of the applies above).
+mkdir -p "$work/render"
+cp -r "$repo/infrastructure" "$work/render/infrastructure"
+find "$work/render/infrastructure" \( -name .terraform -o -name '.terraform.lock.hcl' -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
+render_dir="$work/render/infrastructure/apps/s3-clamav-scanner"
 terraform -chdir="$render_dir" init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
 render() { # NAME APP_VARFILE NETWORK_VARFILE: terraform show -json of a plan, in $work/render/NAME.json
     python3 - "$3" >"$work/render/$1-network.tfstate" <<'PYTHON'
@@ -276,9 +278,9 @@ PYTHON
         -var scanned_bucket_versioning_check=off -out="$work/render/$1.plan" >"$work/render/$1.log" 2>&1 || { cat "$work/render/$1.log"; exit 1; }
     terraform -chdir="$render_dir" show -json "$work/render/$1.plan" >"$work/render/$1.json"
 }
-render dev "$render_dir/envs/dev.tfvars" "$work/infrastructure/network/envs/dev.tfvars"
-render prod "$render_dir/envs/prod.tfvars" "$work/infrastructure/network/envs/prod.tfvars"
-render limits "$work/infrastructure/tests/limits/app.tfvars" "$work/infrastructure/tests/limits/network.tfvars"
+render dev "$render_dir/envs/dev.tfvars" "$work/render/infrastructure/network/envs/dev.tfvars"
+render prod "$render_dir/envs/prod.tfvars" "$work/render/infrastructure/network/envs/prod.tfvars"
+render limits "$work/render/infrastructure/tests/limits/app.tfvars" "$work/render/infrastructure/tests/limits/network.tfvars"
 python3 infrastructure/tests/check_config.py "$work/app-state.json" "$work/render/dev.json" "$work/render/prod.json" "$work/render/limits.json"
 
 section "destroy app, then network"
