@@ -190,9 +190,10 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_scanner" {
 data "aws_iam_policy_document" "interface_endpoint" {
   for_each = toset(var.interface_endpoint_services)
 
+  # The IAM prefix of the service: ecr.api and ecr.dkr are both "ecr".
   statement {
     sid       = "ThisAccountOnly"
-    actions   = ["${each.key}:*"]
+    actions   = ["${split(".", each.key)[0]}:*"]
     resources = ["*"]
 
     principals {
