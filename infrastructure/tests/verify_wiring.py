@@ -350,6 +350,10 @@ def verify_worker(network, app):
     interface = ec2.describe_vpc_endpoints(VpcEndpointIds=list(network["interface_endpoint_ids"].values()))["VpcEndpoints"]
     services = {e["ServiceName"].split(".", 3)[-1] for e in interface}
     check({"events", "sqs", "ecr.api", "ecr.dkr", "logs"} <= services, f"interface endpoints for the worker {sorted(services)}")
+    for e in interface:
+        service = e["ServiceName"].split(".", 3)[-1]
+        actions = {a for s in as_list(json.loads(e["PolicyDocument"])["Statement"]) for a in as_list(s["Action"])}
+        check(actions == {service.split(".")[0] + ":*"}, f"the {service} endpoint's policy names the service's IAM actions {sorted(actions)}")
     endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[network["s3_endpoint_id"]])["VpcEndpoints"][0]
     layers = [s for s in json.loads(endpoint["PolicyDocument"])["Statement"] if s.get("Sid") == "EcrImageLayers"]
     check(len(layers) == 1 and as_list(layers[0]["Resource"]) == ["arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"],
