@@ -47,3 +47,11 @@ if [ ! -x "$checkov_venv/bin/checkov" ]; then
     python3 -m venv "$checkov_venv"
     "$checkov_venv/bin/pip" install -q checkov "python-hcl2<8"
 fi
+
+# Principal Mapper's IAM policy evaluator, for the policy tests (scripts/test-terraform.sh).
+pmapper_venv=${PMAPPER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/pmapper-venv}
+if [ ! -x "$pmapper_venv/bin/python" ] || ! "$pmapper_venv/bin/python" -c 'import principalmapper' 2>/dev/null; then
+    echo "setup: installing principalmapper into $pmapper_venv" >&2
+    python3 -m venv "$pmapper_venv"
+    "$pmapper_venv/bin/pip" install -q "principalmapper==1.1.5"
+fi

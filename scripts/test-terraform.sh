@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # Tests the Terraform under infrastructure/: formatting, validation, checkov, the mock
-# provider tests, then a real apply of the network and the app against moto_server, a
-# check of the wiring through the AWS APIs, and a destroy of both.
+# provider tests, then a real apply of the network and the app against moto_server in
+# three shapes (direct trigger; SQS trigger; SQS and the ECS worker), a check of the wiring
+# through the AWS APIs after each, and on the last one: the policies' effect with an IAM
+# policy evaluator, every alarm and rule against what the real executables print and
+# publish, and each executable's configuration started on the environment Terraform sets
+# (also for the example var files); then a destroy of both roots.
 #
 # Needs what scripts/setup.sh installs (terraform with the provider in /opt/tf-plugins,
-# moto, boto3, checkov in its own virtual environment). Writes nothing into the
-# repository: every root is copied to a temporary directory first.
+# moto, boto3, checkov and principalmapper in their own virtual environments) and the
+# debug build of the executables: SCANNER_BIN and UPDATER_BIN, by default .build/debug/.
+# Writes nothing into the repository: every root is copied to a temporary directory first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 started=$(date +%s)
 
 checkov_venv=${CHECKOV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/checkov-venv}
+pmapper_venv=${PMAPPER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/pmapper-venv}
+SCANNER_BIN=${SCANNER_BIN:-$repo/.build/debug/scanner}
+UPDATER_BIN=${UPDATER_BIN:-$repo/.build/debug/definition-updater}
+export SCANNER_BIN UPDATER_BIN
+for binary in "$SCANNER_BIN" "$UPDATER_BIN"; do
+    [ -x "$binary" ] || { echo "test-terraform: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN)" >&2; exit 1; }
+done
 roots=(network apps/s3-clamav-scanner)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-tf.XXXXXX")
@@ -70,7 +82,8 @@ for root in "${roots[@]}"; do
 done
 
 section "moto_server"
-moto_url=$(scripts/moto-server.sh start "$work/moto")
+# With the shims of infrastructure/tests/moto_shims (what moto 5.2 lacks or gets wrong).
+moto_url=$(scripts/moto-server.sh start "$work/moto" PYTHONPATH="$repo/infrastructure/tests/moto_shims")
 echo "moto at $moto_url (pid $(cat "$work/moto/moto.pid"))"
 # Lambda functions are stored but not run: the deploy-time invocation of the updater
 # gets a canned JSON answer.
@@ -83,11 +96,16 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGIO
 unset AWS_PROFILE AWS_SESSION_TOKEN || true
 export AWS_ENDPOINT_URL="$moto_url"
 
-# The scanned buckets exist before the app (the app takes existing buckets by name).
+# The scanned buckets exist before the app (the app takes existing buckets by name), both
+# versioned; emu-partner-drop encrypts with a customer-managed KMS key.
 scanned=(emu-uploads emu-partner-drop)
 for bucket in "${scanned[@]}"; do
     aws s3api create-bucket --bucket "$bucket" --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+    aws s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
 done
+kms_key=$(aws kms create-key --description "emu-partner-drop objects" --query KeyMetadata.Arn --output text)
+aws s3api put-bucket-encryption --bucket emu-partner-drop --server-side-encryption-configuration \
+    "{\"Rules\": [{\"ApplyServerSideEncryptionByDefault\": {\"SSEAlgorithm\": \"aws:kms\", \"KMSMasterKeyID\": \"$kms_key\"}}]}"
 
 network_dir="$work/infrastructure/network"
 app_dir="$work/infrastructure/apps/s3-clamav-scanner"
@@ -97,6 +115,7 @@ aws_endpoint_url = "$moto_url"
 aws_region       = "eu-west-1"
 environment      = "emu"
 s3_endpoint_bucket_names = ["emu-clamav-definitions", "emu-clamav-quarantine", "emu-uploads", "emu-partner-drop"]
+interface_endpoint_services = ["events", "sqs", "ecr.api", "ecr.dkr", "logs"]
 VARS
 
 cat >"$work/app.tfvars" <<VARS
@@ -115,6 +134,11 @@ scanned_buckets = {
   "emu-uploads"      = { deny_unscanned_downloads = true }
   "emu-partner-drop" = { filter_prefix = "incoming/" }
 }
+scanned_bucket_kms_key_arns = ["$kms_key"]
+# moto has no Cloud Control API, which the versioning check reads through.
+scanned_bucket_versioning_check = "off"
+# With the worker on, objects over 1 KiB go to it.
+worker_route_threshold_bytes = 1024
 scanner_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/scanner:0123456789abcdef0123456789abcdef01234567"
 updater_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/definition-updater:0123456789abcdef0123456789abcdef01234567"
 force_destroy     = true
@@ -203,9 +227,65 @@ terraform -chdir="$app_dir" output -json >"$work/app-outputs-sqs.json"
 python3 infrastructure/tests/verify_wiring.py --sqs "$work/network-outputs.json" "$work/app-outputs-sqs.json"
 echo "switched in $(($(date +%s) - t0)) s"
 
+section "add the ECS worker (routing by size) and verify"
+t0=$(date +%s)
+apply "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs -var worker_enabled=true
+terraform -chdir="$app_dir" output -json >"$work/app-outputs-worker.json"
+terraform -chdir="$app_dir" show -json >"$work/app-state.json"
+terraform -chdir="$network_dir" show -json >"$work/network-state.json"
+python3 infrastructure/tests/verify_wiring.py --worker "$work/network-outputs.json" "$work/app-outputs-worker.json"
+echo "switched in $(($(date +%s) - t0)) s"
+
+section "policies: intended effect per principal and request (Principal Mapper's evaluator)"
+"$pmapper_venv/bin/python" infrastructure/tests/policy_effects.py "$work/app-state.json" "$work/network-state.json"
+
+section "alarms, rules and dashboard against the real scanner and updater"
+t0=$(date +%s)
+python3 infrastructure/tests/verify_signals.py "$work/app-state.json" emu-partner-drop incoming/
+echo "checked in $(($(date +%s) - t0)) s"
+
+section "the executables accept every variable Terraform sets"
+# The applied stack, then the example var files and the limits, each planned (not
+# applied) against the emulator with a stand-in for the network's state.
+# A clean copy (the modules beside it, no state of the applies above).
+mkdir -p "$work/render"
+cp -r "$repo/infrastructure" "$work/render/infrastructure"
+find "$work/render/infrastructure" \( -name .terraform -o -name '.terraform.lock.hcl' -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
+render_dir="$work/render/infrastructure/apps/s3-clamav-scanner"
+terraform -chdir="$render_dir" init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+render() { # NAME APP_VARFILE NETWORK_VARFILE: terraform show -json of a plan, in $work/render/NAME.json
+    python3 - "$3" >"$work/render/$1-network.tfstate" <<'PYTHON'
+# A local state with the network root's outputs, the buckets and endpoints from its var file.
+import json, re, sys
+text = open(sys.argv[1]).read()
+def names(variable, default):
+    found = re.search(variable + r"\s*=\s*\[(.*?)\]", text, re.S)
+    return re.findall(r'"([^"]+)"', found.group(1)) if found else default
+outputs = {
+    "vpc_id": "vpc-0aaaaaaaaaaaaaaaa",
+    "private_subnet_ids": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+    "scanner_security_group_id": "sg-0aaaaaaaaaaaaaaaa",
+    "s3_endpoint_id": "vpce-0aaaaaaaaaaaaaaaa",
+    "s3_endpoint_bucket_names": names("s3_endpoint_bucket_names", []),
+    "interface_endpoint_ids": {s: "vpce-0" + str(i) * 16 for i, s in enumerate(names("interface_endpoint_services", ["events"]))},
+}
+types = {"interface_endpoint_ids": ["map", "string"], "private_subnet_ids": ["list", "string"], "s3_endpoint_bucket_names": ["list", "string"]}
+print(json.dumps({"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "render", "resources": [],
+                  "outputs": {k: {"value": v, "type": types.get(k, "string")} for k, v in outputs.items()}}))
+PYTHON
+    terraform -chdir="$render_dir" plan -input=false -no-color -lock=false -var-file="$2" -var "aws_endpoint_url=$moto_url" \
+        -var "network_state={backend = \"local\", config = {path = \"$work/render/$1-network.tfstate\"}}" \
+        -var scanned_bucket_versioning_check=off -out="$work/render/$1.plan" >"$work/render/$1.log" 2>&1 || { cat "$work/render/$1.log"; exit 1; }
+    terraform -chdir="$render_dir" show -json "$work/render/$1.plan" >"$work/render/$1.json"
+}
+render dev "$render_dir/envs/dev.tfvars" "$work/render/infrastructure/network/envs/dev.tfvars"
+render prod "$render_dir/envs/prod.tfvars" "$work/render/infrastructure/network/envs/prod.tfvars"
+render limits "$work/render/infrastructure/tests/limits/app.tfvars" "$work/render/infrastructure/tests/limits/network.tfvars"
+python3 infrastructure/tests/check_config.py "$work/app-state.json" "$work/render/dev.json" "$work/render/prod.json" "$work/render/limits.json"
+
 section "destroy app, then network"
 t0=$(date +%s)
-destroy "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs
+destroy "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs -var worker_enabled=true
 destroy "$network_dir" "$work/network.tfvars"
 python3 infrastructure/tests/verify_wiring.py --destroyed "$work/network-outputs.json" "$work/app-outputs.json"
 echo "destroyed in $(($(date +%s) - t0)) s"

@@ -1,7 +1,8 @@
 # The network of the scanner: a VPC with two private subnets in two availability zones
 # and no route to the internet (no internet gateway, no NAT). The scanner reaches S3
 # through a gateway endpoint limited to this system's buckets, and EventBridge through an
-# interface endpoint. The updater runs outside the VPC and needs none of this.
+# interface endpoint (and, for the optional ECS worker, SQS, ECR, CloudWatch Logs). The
+# updater runs outside the VPC and needs none of this.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -23,6 +24,9 @@ locals {
   }
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
+
+  # An image can be pulled inside the VPC only with both ECR endpoints.
+  ecr_reachable = contains(var.interface_endpoint_services, "ecr.dkr") && contains(var.interface_endpoint_services, "ecr.api")
 }
 
 resource "aws_vpc" "this" {
@@ -85,6 +89,7 @@ data "aws_iam_policy_document" "s3_endpoint" {
       "s3:DeleteObject",
       "s3:DeleteObjectVersion",
       "s3:ListBucket",
+      "s3:ListBucketVersions",
     ]
     resources = flatten([
       for bucket in var.s3_endpoint_bucket_names : [
@@ -106,6 +111,24 @@ data "aws_iam_policy_document" "s3_endpoint" {
       values   = [local.account_id]
     }
   }
+
+  # Fargate pulls image layers from ECR's own bucket through this endpoint. The request is
+  # signed by ECR (a pre-signed URL), not by a principal of this account, so this statement
+  # cannot carry the account condition. Only present when ECR is reachable at all.
+  # https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html#ecr-minimum-s3-perms
+  dynamic "statement" {
+    for_each = local.ecr_reachable ? [1] : []
+    content {
+      sid       = "EcrImageLayers"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:${local.partition}:s3:::prod-${data.aws_region.current.name}-starport-layer-bucket/*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+    }
+  }
 }
 
 resource "aws_vpc_endpoint" "s3" {
@@ -123,7 +146,7 @@ resource "aws_vpc_endpoint" "s3" {
 resource "aws_security_group" "scanner" {
   #checkov:skip=CKV2_AWS_5:Attached to the scanner Lambda function in the app root (infrastructure/apps/s3-clamav-scanner), which reads its ID from this root's state.
   name        = "${local.prefix}-scanner"
-  description = "Scanner Lambda: HTTPS to the S3 gateway endpoint and the interface endpoints only"
+  description = "Scanner (Lambda and ECS worker): HTTPS to the S3 gateway endpoint and the interface endpoints only"
   vpc_id      = aws_vpc.this.id
 
   tags = { Name = "${local.prefix}-scanner" }
@@ -167,9 +190,10 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_scanner" {
 data "aws_iam_policy_document" "interface_endpoint" {
   for_each = toset(var.interface_endpoint_services)
 
+  # The IAM prefix of the service: ecr.api and ecr.dkr are both "ecr".
   statement {
     sid       = "ThisAccountOnly"
-    actions   = ["${each.key}:*"]
+    actions   = ["${split(".", each.key)[0]}:*"]
     resources = ["*"]
 
     principals {

@@ -34,7 +34,7 @@ output "interface_endpoint_ids" {
 }
 
 output "scanner_security_group_id" {
-  description = "Security group for the scanner function."
+  description = "Security group of the scanner (the Lambda function and the optional ECS worker)."
   value       = aws_security_group.scanner.id
 }
 

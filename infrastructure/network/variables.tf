@@ -80,7 +80,7 @@ variable "s3_endpoint_bucket_names" {
 }
 
 variable "interface_endpoint_services" {
-  description = "AWS services (short names such as events, sqs) that get an interface endpoint with private DNS. The scanner needs events."
+  description = "AWS services (short names such as events, sqs) that get an interface endpoint with private DNS. The scanner needs events; the app's ECS worker (worker_enabled) also needs sqs, ecr.api, ecr.dkr and logs."
   type        = list(string)
   default     = ["events"]
 

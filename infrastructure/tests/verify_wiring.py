@@ -5,7 +5,11 @@ wiring is wrong.
 
     verify_wiring.py NETWORK_OUTPUTS.json APP_OUTPUTS.json
     verify_wiring.py --sqs NETWORK_OUTPUTS.json APP_OUTPUTS.json        (scan_trigger = "sqs")
+    verify_wiring.py --worker NETWORK_OUTPUTS.json APP_OUTPUTS.json     (sqs and worker_enabled)
     verify_wiring.py --destroyed NETWORK_OUTPUTS.json APP_OUTPUTS.json
+
+The scanned buckets are emu-uploads (protected) and emu-partner-drop (prefix incoming/,
+SSE-KMS with a customer-managed key, the bucket the test uploads to).
 """
 import fnmatch
 import json
@@ -107,7 +111,8 @@ def verify_applied(network, app):
     check(endpoint["VpcEndpointType"].lower() == "gateway" and endpoint["ServiceName"].endswith(".s3"), "S3 endpoint is a gateway endpoint")
     check(set(endpoint.get("RouteTableIds", [])) == set(network["private_route_table_ids"]), "S3 endpoint is attached to both private route tables")
     endpoint_policy = json.loads(endpoint["PolicyDocument"])
-    endpoint_resources = {r for s in as_list(endpoint_policy["Statement"]) for r in as_list(s["Resource"])}
+    # The system's buckets; with the ECR endpoints a second statement names ECR's layer bucket (--worker).
+    endpoint_resources = {r for s in as_list(endpoint_policy["Statement"]) if s.get("Sid") == "OnlyThisSystemsBuckets" for r in as_list(s["Resource"])}
     allowed_buckets = {r.split(":::")[1].split("/")[0] for r in endpoint_resources}
     check(allowed_buckets == set(network["s3_endpoint_bucket_names"]), f"S3 endpoint policy names exactly this system's buckets {sorted(allowed_buckets)}")
     check(not any("*" == r or r.endswith(":::*") for r in endpoint_resources), "S3 endpoint policy has no bucket wildcard")
@@ -132,12 +137,12 @@ def verify_applied(network, app):
     check(set(scanner.get("VpcConfig", {}).get("SubnetIds", [])) == set(network["private_subnet_ids"]), "scanner runs in the private subnets")
     check(scanner.get("VpcConfig", {}).get("SecurityGroupIds") == [network["scanner_security_group_id"]], "scanner uses the scanner security group")
     check(not updater.get("VpcConfig", {}).get("SubnetIds"), "updater runs outside the VPC")
-    check(scanner["MemorySize"] >= 3008 and scanner.get("EphemeralStorage", {}).get("Size", 0) >= 4096, "scanner sized for the full database")
+    check(scanner["MemorySize"] >= 3008 and scanner.get("EphemeralStorage", {}).get("Size", 0) >= 8026, "scanner sized for the full database and its worst-case disk")
     scanner_env = scanner.get("Environment", {}).get("Variables", {})
     updater_env = updater.get("Environment", {}).get("Variables", {})
-    for key in ["DEFINITIONS_BUCKET", "DEFINITIONS_PREFIX", "EVENT_BUS_NAME", "INFECTED_ACTION", "QUARANTINE_BUCKET",
-                "MAX_OBJECT_SIZE", "PUBLISH_CLEAN_RESULTS", "DEFINITIONS_CHECK_INTERVAL", "MAX_DEFINITIONS_AGE"]:
-        check(key in scanner_env, f"scanner has {key}")
+    check(scanner_env == app["scanner_environment"], "scanner has exactly the environment Terraform rendered")
+    check(updater_env == app["updater_environment"], "updater has exactly the environment Terraform rendered")
+    check("SERVICE_NAME" not in scanner_env, "the Lambda scanner's metrics are named after the function (no SERVICE_NAME)")
     check(scanner_env.get("DEFINITIONS_BUCKET") == definitions and scanner_env.get("EVENT_BUS_NAME") == bus, "scanner points at the definitions bucket and the bus")
     check(updater_env.get("DEFINITIONS_BUCKET") == definitions and updater_env.get("EVENT_BUS_NAME") == bus, "updater points at the definitions bucket and the bus")
     check("MIN_UPDATE_INTERVAL" in updater_env and "CLAMAV_OFFICIAL_DATABASES" in updater_env, "updater has its ClamAV settings")
@@ -168,10 +173,7 @@ def verify_applied(network, app):
         check(name in rules, f"rule {key} exists on the bus")
         targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
         check([t["Arn"].split(":")[-1] for t in targets] == [app["events_queue_url"].rsplit("/", 1)[-1]], f"rule {key} keeps its events in the events queue")
-    failures_pattern = json.loads(rules[app["event_rule_names"]["failures"]]["EventPattern"])
-    check(set(failures_pattern["detail-type"]) == {"Object Scan Failed", "Definitions Update Failed", "Definitions Stale"}, "failures rule matches the three failure types")
-    infected_pattern = json.loads(rules[app["event_rule_names"]["infected"]]["EventPattern"])
-    check(infected_pattern.get("detail", {}).get("verdict") == ["INFECTED"], "infected rule matches verdict INFECTED")
+    check(set(app["event_rule_names"]) == {"scan-failures", "update-failures", "infected", "unscannable", "invocation-failures"}, "the five rules")
 
     # Events through the bus: infected and failure events are kept, clean results are not.
     queue = app["events_queue_url"]
@@ -182,14 +184,21 @@ def verify_applied(network, app):
          "Detail": json.dumps({"verdict": "INFECTED", "action": "DELETED", "marker": marker})},
         {"Source": "s3-clamav-scanner", "DetailType": "Object Scan Result", "EventBusName": bus,
          "Detail": json.dumps({"verdict": "CLEAN", "action": "TAGGED", "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Object Scan Result", "EventBusName": bus,
+         "Detail": json.dumps({"verdict": "UNSCANNABLE", "action": "TAGGED", "marker": marker})},
         {"Source": "s3-clamav-scanner", "DetailType": "Definitions Stale", "EventBusName": bus,
          "Detail": json.dumps({"ageHours": 50, "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Definitions Update Failed", "EventBusName": bus,
+         "Detail": json.dumps({"reason": "NETWORK", "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Definitions Update Failed", "EventBusName": bus,
+         "Detail": json.dumps({"reason": "COOLDOWN", "marker": marker})},
     ]
     result = events.put_events(Entries=entries)
     check(result["FailedEntryCount"] == 0, "events accepted by the bus")
     kept = [b for b in receive_all(sqs, queue) if b.get("detail", {}).get("marker") == marker]
-    kept_types = sorted((b["detail-type"], b["detail"].get("verdict", "")) for b in kept)
-    check(kept_types == [("Definitions Stale", ""), ("Object Scan Result", "INFECTED")], f"bus keeps the infected and the failure event, not the clean one: {kept_types}")
+    kept_types = sorted((b["detail-type"], b["detail"].get("verdict", b["detail"].get("reason", ""))) for b in kept)
+    check(kept_types == [("Definitions Stale", ""), ("Definitions Update Failed", "NETWORK"), ("Object Scan Result", "INFECTED"), ("Object Scan Result", "UNSCANNABLE")],
+          f"bus keeps infected, unscannable and failure events, not clean results or a cool-down: {kept_types}")
 
     print("definitions bucket")
     bucket_policy = json.loads(s3.get_bucket_policy(Bucket=definitions)["Policy"])
@@ -201,6 +210,8 @@ def verify_applied(network, app):
     exempt = as_list(writes.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", []))
     check(writes.get("Effect") == "Deny" and exempt == [app["updater_role_arn"]], "definitions bucket denies writes by anyone but the updater's role")
     check(app["scanner_role_arn"] not in exempt, "the scanner's role is not exempt from the write deny")
+    readers = as_list(statements.get("DenyReadsExceptByTheScannerAndTheUpdater", {}).get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", []))
+    check(set(readers) == {app["scanner_role_arn"], app["updater_role_arn"]}, "only the scanner and the updater may read the definitions")
     check("DenyInsecureTransport" in statements, "definitions bucket denies plain HTTP")
     public = s3.get_public_access_block(Bucket=definitions)["PublicAccessBlockConfiguration"]
     check(all(public.values()), "definitions bucket blocks all public access")
@@ -223,6 +234,19 @@ def verify_applied(network, app):
     check(not any(statement_allows(s, "events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/default") for s in scanner_statements + updater_statements),
           "neither role can publish to the default bus")
     check(not any(s.get("Effect") == "Allow" and "*" in as_list(s.get("Action", [])) for s in scanner_statements + updater_statements), "no role allows Action *")
+    check(any(statement_allows(s, "s3:ListBucketVersions", "arn:aws:s3:::emu-partner-drop") for s in scanner_statements),
+          "scanner's role may list the versions of a scanned bucket (404, not 403, for a deleted object)")
+    encryption = s3.get_bucket_encryption(Bucket="emu-partner-drop")["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+    key = encryption.get("KMSMasterKeyID", "")
+    check(encryption["SSEAlgorithm"] == "aws:kms" and key.startswith("arn:aws:kms:"), "emu-partner-drop encrypts with a customer-managed key (SSE-KMS)")
+    decrypt = [s for s in scanner_statements if statement_allows(s, "kms:Decrypt", key)]
+    check(len(decrypt) == 1 and as_list(decrypt[0]["Resource"]) == [key], "scanner's role may decrypt with exactly that bucket's key")
+    check(not any(statement_allows(s, "kms:Decrypt", key) for s in updater_statements), "the updater may not use the scanned bucket's key")
+    # moto keeps no KMS permissions, but it does encrypt: an object written under the key
+    # comes back through the same API the scanner uses.
+    s3.put_object(Bucket="emu-partner-drop", Key="incoming/kms-wiring-check.txt", Body=b"encrypted at rest")
+    head = s3.head_object(Bucket="emu-partner-drop", Key="incoming/kms-wiring-check.txt")
+    check(head.get("ServerSideEncryption") == "aws:kms" and head.get("SSEKMSKeyId") == key, "a new object in emu-partner-drop is encrypted with that key")
 
     print("download protection")
     protected = json.loads(s3.get_bucket_policy(Bucket="emu-uploads")["Policy"])
@@ -230,6 +254,11 @@ def verify_applied(network, app):
     check(len(deny) == 1 and deny[0]["Condition"]["StringNotEquals"].get("s3:ExistingObjectTag/scan-status") == "CLEAN"
           and deny[0]["Condition"]["ArnNotEquals"].get("aws:PrincipalArn") == app["scanner_role_arn"],
           "emu-uploads denies downloads not tagged CLEAN, scanner exempt")
+    tag_writes = [s for s in protected["Statement"] if s.get("Sid") == "DenyWritingScanTags"]
+    check(len(tag_writes) == 1 and set(as_list(tag_writes[0]["Condition"]["ForAnyValue:StringEquals"]["s3:RequestObjectTagKeys"])) ==
+          {"scan-status", "scan-signature", "scan-time", "scan-definitions", "scan-proof", "scan-file-type"},
+          "emu-uploads denies uploads and tag writes that name any of the six scan tags")
+    check(len(protected["Statement"]) == 11, f"emu-uploads's policy has the 11 protection statements ({len(protected['Statement'])})")
     try:
         s3.get_bucket_policy(Bucket="emu-partner-drop")
         check(False, "emu-partner-drop has no download protection (not requested)")
@@ -252,9 +281,14 @@ def verify_applied(network, app):
         check(metric in by_metric, f"alarm on {metric[0]} {metric[1]}")
     stale = [a for a in alarms if a["MetricName"] == "DefinitionsAgeHours"]
     check(bool(stale) and stale[0]["Threshold"] == float(scanner_env.get("MAX_DEFINITIONS_AGE", -1)), "stale alarm threshold is MAX_DEFINITIONS_AGE")
+    scan_errors = [a for a in alarms if a["MetricName"] == "ScanErrors"]
+    check([d for a in scan_errors for d in a["Dimensions"]] == [{"Name": "Service", "Value": app["scanner_function_name"]}],
+          "the ScanErrors alarm watches the dimension set [Service] = the function name")
+    dashboards = [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]
+    check(app["dashboard_name"] in dashboards, f"dashboard {app['dashboard_name']} exists")
 
 
-def verify_sqs_trigger(network, app):
+def verify_sqs_trigger(network, app, worker=False):
     s3 = boto3.client("s3")
     sqs = boto3.client("sqs")
     lam = boto3.client("lambda")
@@ -266,13 +300,21 @@ def verify_sqs_trigger(network, app):
     check(redrive.get("deadLetterTargetArn", "").endswith("-scan-redrive"), "scan queue redrives to its redrive queue")
     policy = json.loads(queue.get("Policy", "{}"))
     sources = {str(s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")) for s in policy.get("Statement", [])}
+    check(redrive.get("maxReceiveCount") >= 5, f"a message is received at least 5 times before the redrive queue ({redrive.get('maxReceiveCount')})")
+    mappings = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    check([m["FunctionArn"] for m in mappings] == [app["scanner_function_arn"]], "the scanner consumes the scan queue")
+    check(all(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"] for m in mappings), "the mapping reports failed records one by one (ReportBatchItemFailures)")
+    reserved = lam.get_function_concurrency(FunctionName=app["scanner_function_name"]).get("ReservedConcurrentExecutions")
+    check(all(m.get("ScalingConfig", {}).get("MaximumConcurrency") == reserved for m in mappings),
+          f"the mapping's maximum concurrency is the reserved concurrency ({reserved})")
+    if worker:
+        check(any(source.endswith("-route-scanner") for source in sources), "scan queue accepts the small-object route's events")
+        return queue_url, queue_arn, mappings
     check(any("emu-uploads" in source for source in sources), "scan queue accepts the scanned buckets' notifications")
     for bucket in ("emu-uploads", "emu-partner-drop"):
         configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
         check([c["QueueArn"] for c in configuration.get("QueueConfigurations", [])] == [queue_arn], f"{bucket}: notification targets the scan queue")
         check(not configuration.get("LambdaFunctionConfigurations"), f"{bucket}: no direct invocation any more")
-    mappings = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
-    check([m["FunctionArn"] for m in mappings] == [app["scanner_function_arn"]], "the scanner consumes the scan queue")
     try:
         policy = json.loads(lam.get_policy(FunctionName=app["scanner_function_name"])["Policy"])
         statements = policy.get("Statement", [])
@@ -284,12 +326,94 @@ def verify_sqs_trigger(network, app):
     # "succeeds"), so pause the mapping to look at the message.
     for mapping in mappings:
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    s3.put_object(Bucket="emu-uploads", Key="sqs-wiring-check.txt", Body=b"hello")
+    s3.put_object(Bucket="emu-partner-drop", Key="incoming/sqs-wiring-check.txt", Body=b"hello")
     bodies = receive_all(sqs, queue_url)
     for mapping in mappings:
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
     keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
-    check("sqs-wiring-check.txt" in keys, f"an upload to emu-uploads arrives in the scan queue {keys}")
+    check("incoming%2Fsqs-wiring-check.txt" in keys or "incoming/sqs-wiring-check.txt" in keys, f"an upload to emu-partner-drop arrives in the scan queue {keys}")
+
+
+def verify_worker(network, app):
+    """sqs trigger plus the ECS worker: S3 notifies EventBridge, rules route by size."""
+    s3 = boto3.client("s3")
+    sqs = boto3.client("sqs")
+    lam = boto3.client("lambda")
+    ec2 = boto3.client("ec2")
+    ecs = boto3.client("ecs")
+    iam = boto3.client("iam")
+    events = boto3.client("events")
+    autoscaling = boto3.client("application-autoscaling")
+    cloudwatch = boto3.client("cloudwatch")
+
+    print("network for the worker")
+    interface = ec2.describe_vpc_endpoints(VpcEndpointIds=list(network["interface_endpoint_ids"].values()))["VpcEndpoints"]
+    services = {e["ServiceName"].split(".", 3)[-1] for e in interface}
+    check({"events", "sqs", "ecr.api", "ecr.dkr", "logs"} <= services, f"interface endpoints for the worker {sorted(services)}")
+    for e in interface:
+        service = e["ServiceName"].split(".", 3)[-1]
+        actions = {a for s in as_list(json.loads(e["PolicyDocument"])["Statement"]) for a in as_list(s["Action"])}
+        check(actions == {service.split(".")[0] + ":*"}, f"the {service} endpoint's policy names the service's IAM actions {sorted(actions)}")
+    endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[network["s3_endpoint_id"]])["VpcEndpoints"][0]
+    layers = [s for s in json.loads(endpoint["PolicyDocument"])["Statement"] if s.get("Sid") == "EcrImageLayers"]
+    check(len(layers) == 1 and as_list(layers[0]["Resource"]) == ["arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"],
+          "the S3 endpoint lets Fargate pull image layers from ECR's bucket")
+
+    print("routing by size")
+    scan_queue_url, scan_queue_arn, mappings = verify_sqs_trigger(network, app, worker=True)
+    for bucket in ("emu-uploads", "emu-partner-drop"):
+        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+        # moto does not return EventBridgeConfiguration; the deliveries below show it is on.
+        check(not configuration.get("QueueConfigurations") and not configuration.get("LambdaFunctionConfigurations"),
+              f"{bucket}: no direct notification (EventBridge routes by size)")
+    worker_queue = app["worker_queue_url"]
+    worker_arn = sqs.get_queue_attributes(QueueUrl=worker_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    routes = {r["Name"]: r for r in events.list_rules(NamePrefix=app["scanner_function_name"].rsplit("-", 1)[0] + "-route-")["Rules"]}
+    targets = {name: [t["Arn"] for t in events.list_targets_by_rule(Rule=name)["Targets"]] for name in routes}
+    check(sorted(targets.values()) == sorted([[scan_queue_arn], [worker_arn]]), f"one route to the scan queue, one to the worker's queue {targets}")
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    receive_all(sqs, worker_queue, wait_seconds=1)
+    s3.put_object(Bucket="emu-partner-drop", Key="incoming/route-small.txt", Body=b"s" * 10)
+    s3.put_object(Bucket="emu-partner-drop", Key="incoming/route-large.bin", Body=b"l" * 5000)
+    s3.put_object(Bucket="emu-partner-drop", Key="elsewhere/route-large.bin", Body=b"l" * 5000)
+    small = [b["detail"]["object"]["key"] for b in receive_all(sqs, scan_queue_url) if "detail" in b]
+    large = [b["detail"]["object"]["key"] for b in receive_all(sqs, worker_queue) if "detail" in b]
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    check(small == ["incoming/route-small.txt"], f"a small object goes to the Lambda scanner's queue {small}")
+    check(large == ["incoming/route-large.bin"], f"a large object goes to the worker's queue, outside the prefix nowhere {large}")
+
+    print("ECS worker")
+    cluster = app["worker_cluster_name"]
+    service = ecs.describe_services(cluster=cluster, services=[app["worker_service_name"]])["services"][0]
+    check(service.get("launchType") == "FARGATE" and service.get("desiredCount") == 0, "a Fargate service, idle until there is work")
+    vpc = service["networkConfiguration"]["awsvpcConfiguration"]
+    check(set(vpc["subnets"]) == set(network["private_subnet_ids"]) and vpc["securityGroups"] == [network["scanner_security_group_id"]]
+          and vpc.get("assignPublicIp") == "DISABLED", "in the private subnets, with the scanner's security group, no public address")
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    container = task["containerDefinitions"][0]
+    check(container["command"] == ["worker", "--queue-url", worker_queue], "the task runs `scanner worker` on its queue")
+    check({e["name"]: e["value"] for e in container["environment"]} == app["worker_environment"], "the task has exactly the environment Terraform rendered")
+    check(container.get("readonlyRootFilesystem") is True, "read-only root filesystem")
+    check(task.get("ephemeralStorage", {}).get("sizeInGiB", 0) >= 21, f"ephemeral storage {task.get('ephemeralStorage')}")
+    task_role = task["taskRoleArn"].split("/")[-1]
+    statements = role_statements(iam, task_role)
+    check(any(statement_allows(s, "sqs:ReceiveMessage", worker_arn) for s in statements), "the task role consumes the worker's queue")
+    check(not any(statement_allows(s, "sqs:ReceiveMessage", scan_queue_arn) for s in statements), "... and not the Lambda scanner's")
+    check(not any(statement_allows(s, "s3:PutObject", f"arn:aws:s3:::{app['definitions_bucket_name']}/clamav/daily.cvd") for s in statements),
+          "the task role cannot write the definitions")
+    check(any(statement_allows(s, "s3:DeleteObjectVersion", "arn:aws:s3:::emu-partner-drop/incoming/x") for s in statements),
+          "the task role acts on the scanned objects like the Lambda scanner")
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    mine = [t for t in targets if t["ResourceId"] == f"service/{cluster}/{app['worker_service_name']}"]
+    check(len(mine) == 1 and mine[0]["MinCapacity"] == 0 and mine[0]["MaxCapacity"] >= 1, "autoscaling between zero and worker_max_tasks")
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=f"service/{cluster}/{app['worker_service_name']}")["ScalingPolicies"]
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    for policy in policies:
+        watching = [a for a in alarms.values() if policy["PolicyARN"] in a.get("AlarmActions", [])]
+        check(len(watching) == 1, f"scaling policy {policy['PolicyName']} is driven by an alarm on the queue")
+    check(len(policies) == 2, "two scaling policies: out on a backlog, to zero when idle")
 
 
 def verify_destroyed(network, app):
@@ -316,6 +440,8 @@ def main():
         mode, arguments = verify_destroyed, arguments[1:]
     elif arguments[:1] == ["--sqs"]:
         mode, arguments = verify_sqs_trigger, arguments[1:]
+    elif arguments[:1] == ["--worker"]:
+        mode, arguments = verify_worker, arguments[1:]
     network, app = outputs(arguments[0]), outputs(arguments[1])
     mode(network, app)
     if failures:

@@ -37,9 +37,40 @@ module "access_log_bucket" {
 locals {
   # Principals that may use the definitions bucket from outside the VPC endpoint.
   definitions_writers = concat([module.updater.role_arn], var.definitions_bucket_admin_arns)
+  # manifest.json carries the key of the scanner's verdict proofs: nobody but the
+  # scanner, the updater and the admins may read the bucket at all.
+  definitions_readers = concat(local.scanner_role_arns, local.definitions_writers)
 }
 
 data "aws_iam_policy_document" "definitions_bucket" {
+  statement {
+    sid    = "DenyReadsExceptByTheScannerAndTheUpdater"
+    effect = "Deny"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectVersionAttributes",
+      "s3:GetObjectVersionForReplication",
+      "s3:GetObjectTagging",
+      "s3:GetObjectVersionTagging",
+      "s3:ListBucket",
+      "s3:ListBucketVersions",
+    ]
+    resources = [local.definitions_bucket_arn, "${local.definitions_bucket_arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.definitions_readers
+    }
+  }
+
   # Reads only through the scanner's VPC endpoint. The updater runs outside the VPC (it
   # must reach the ClamAV mirror) and restores the previous database before each run, so
   # it is exempt, as are the break-glass admins.
@@ -133,7 +164,7 @@ data "aws_iam_policy_document" "quarantine_bucket" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = concat([module.scanner.role_arn], var.definitions_bucket_admin_arns)
+      values   = concat(local.scanner_role_arns, var.definitions_bucket_admin_arns)
     }
   }
 }
@@ -151,10 +182,17 @@ module "quarantine_bucket" {
   depends_on = [module.access_log_bucket]
 }
 
-# --- Download protection on the scanned buckets ---------------------------------------
+# --- Protection of the scanned buckets --------------------------------------------------
+# Under the scanned prefix, for every principal but the scanner's roles: no download of an
+# object unless it is tagged CLEAN (fail closed), and no way to write, change or remove a
+# scan tag, so that nobody can forge a verdict or erase one. Condition keys per action are
+# those of the Service Authorization Reference for Amazon S3; infrastructure/README.md
+# explains each statement and infrastructure/tests/policy_effects.py tests their effect.
 
 locals {
   protected_buckets = { for name, bucket in var.scanned_buckets : name => bucket if bucket.deny_unscanned_downloads }
+  # The tag keys as Sid-safe names (Sids are alphanumeric), e.g. file_type -> FileType.
+  scan_tag_sids = { for role, key in var.scan_tag_keys : role => join("", [for word in split("_", role) : title(word)]) }
 }
 
 data "aws_iam_policy_document" "scanned_bucket" {
@@ -162,12 +200,18 @@ data "aws_iam_policy_document" "scanned_bucket" {
 
   source_policy_documents = compact([each.value.extra_policy_json])
 
-  # Fail closed: an object without the tag, or with any other value, cannot be
-  # downloaded. The scanner must read it to scan it.
+  # Reads of the object's bytes (GetObjectAttributes returns its checksums) whose
+  # authorisation carries the object's tags. HeadObject, SelectObjectContent and a copy
+  # from this object are authorised as s3:GetObject(Version) and are denied with it.
   statement {
-    sid       = "DenyDownloadsOfObjectsNotScannedClean"
-    effect    = "Deny"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    sid    = "DenyDownloadsOfObjectsNotScannedClean"
+    effect = "Deny"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectVersionAttributes",
+    ]
     resources = [local.scanned_object_arns[each.key]]
 
     principals {
@@ -177,14 +221,149 @@ data "aws_iam_policy_document" "scanned_bucket" {
 
     condition {
       test     = "StringNotEquals"
-      variable = "s3:ExistingObjectTag/${local.scan_status_tag_key}"
+      variable = "s3:ExistingObjectTag/${var.scan_tag_keys.status}"
       values   = ["CLEAN"]
     }
 
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = [module.scanner.role_arn]
+      values   = local.scanner_role_arns
+    }
+  }
+
+  # Reads of the bytes whose authorisation carries no object tags, so no CLEAN test is
+  # possible: replication (it would copy unscanned objects elsewhere) and BitTorrent.
+  statement {
+    sid    = "DenyReadsThatCannotTestTheScanStatus"
+    effect = "Deny"
+    actions = [
+      "s3:GetObjectVersionForReplication",
+      "s3:GetObjectTorrent",
+      "s3:GetObjectVersionTorrent",
+    ]
+    resources = [local.scanned_object_arns[each.key]]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.scanner_role_arns
+    }
+  }
+
+  # An upload (PutObject, POST, CreateMultipartUpload) or a tag write that names any scan
+  # tag key.
+  statement {
+    sid    = "DenyWritingScanTags"
+    effect = "Deny"
+    actions = [
+      "s3:PutObject",
+      "s3:PutObjectTagging",
+      "s3:PutObjectVersionTagging",
+    ]
+    resources = [local.scanned_object_arns[each.key]]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "s3:RequestObjectTagKeys"
+      values   = values(var.scan_tag_keys)
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.scanner_role_arns
+    }
+  }
+
+  # A server-side copy takes the source's tags (x-amz-tagging-directive COPY, the default)
+  # without naming them in the request, and S3 has no condition key for that directive:
+  # a copy from a bucket the uploader tags at will would arrive tagged CLEAN.
+  statement {
+    sid       = "DenyServerSideCopiesIn"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = [local.scanned_object_arns[each.key]]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-copy-source"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.scanner_role_arns
+    }
+  }
+
+  # A replica arrives with the tags of its source bucket, which no condition can inspect.
+  statement {
+    sid       = "DenyReplicasIn"
+    effect    = "Deny"
+    actions   = ["s3:ReplicateObject", "s3:ReplicateTags"]
+    resources = [local.scanned_object_arns[each.key]]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = local.scanner_role_arns
+    }
+  }
+
+  # PutObjectTagging replaces the whole tag set, so any tag write or delete on an object
+  # that carries a scan tag could change or remove it. One statement per key: keys inside
+  # one condition are ANDed, and any one present must block.
+  dynamic "statement" {
+    for_each = var.scan_tag_keys
+    content {
+      sid    = "DenyTagChangesOnObjectsWith${local.scan_tag_sids[statement.key]}Tag"
+      effect = "Deny"
+      actions = [
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
+      ]
+      resources = [local.scanned_object_arns[each.key]]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "Null"
+        variable = "s3:ExistingObjectTag/${statement.value}"
+        values   = ["false"]
+      }
+
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = local.scanner_role_arns
+      }
     }
   }
 }

@@ -7,12 +7,24 @@ resource "aws_cloudwatch_event_bus" "this" {
 }
 
 locals {
+  # Every rule keeps its events in the events queue; those in alarmed_event_rules also
+  # raise an alarm (alarms.tf).
   event_rules = {
-    failures = {
-      description = "Scan failures, failed and stale definitions"
+    scan-failures = {
+      description = "Scans that ended in ERROR or were malformed, and stale definitions"
       pattern = {
         source      = [local.event_source]
-        detail-type = ["Object Scan Failed", "Definitions Update Failed", "Definitions Stale"]
+        detail-type = ["Object Scan Failed", "Definitions Stale"]
+      }
+    }
+    # COOLDOWN (the mirror's cool-down) and TOO_SOON (within MIN_UPDATE_INTERVAL) are runs
+    # that were not attempted: harmless, and frequent while a cool-down lasts.
+    update-failures = {
+      description = "Definition updates that failed (not the skipped COOLDOWN and TOO_SOON runs)"
+      pattern = {
+        source      = [local.event_source]
+        detail-type = ["Definitions Update Failed"]
+        detail      = { reason = [{ anything-but = ["COOLDOWN", "TOO_SOON"] }] }
       }
     }
     infected = {
@@ -21,6 +33,16 @@ locals {
         source      = [local.event_source]
         detail-type = ["Object Scan Result"]
         detail      = { verdict = ["INFECTED"] }
+      }
+    }
+    # Objects that could not be scanned completely (too large, encrypted archives, limits):
+    # how an evasion attempt shows.
+    unscannable = {
+      description = "Objects that could not be scanned completely"
+      pattern = {
+        source      = [local.event_source]
+        detail-type = ["Object Scan Result"]
+        detail      = { verdict = ["UNSCANNABLE"] }
       }
     }
     # What Lambda sends to the on-failure destination when an asynchronous invocation
@@ -34,6 +56,8 @@ locals {
       }
     }
   }
+
+  alarmed_event_rules = ["scan-failures", "update-failures", "invocation-failures"]
 }
 
 resource "aws_cloudwatch_event_rule" "this" {

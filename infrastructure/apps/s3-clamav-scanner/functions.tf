@@ -16,22 +16,37 @@ module "updater_repository" {
   force_delete       = var.force_destroy
 }
 
-# --- Function configuration (DESIGN.md "Configuration") ------------------------------
+# --- Scanner configuration (DESIGN.md "Configuration") -------------------------------
 
 locals {
-  scanner_environment = merge(
+  # What the Lambda scanner and the ECS worker share.
+  scanner_common_environment = merge(
     {
       DEFINITIONS_BUCKET         = var.definitions_bucket_name
       DEFINITIONS_PREFIX         = var.definitions_prefix
       EVENT_BUS_NAME             = aws_cloudwatch_event_bus.this.name
       INFECTED_ACTION            = var.infected_action
-      MAX_OBJECT_SIZE            = tostring(var.max_object_size_bytes)
       PUBLISH_CLEAN_RESULTS      = tostring(var.publish_clean_results)
       DEFINITIONS_CHECK_INTERVAL = tostring(var.definitions_check_interval_seconds)
       MAX_DEFINITIONS_AGE        = tostring(var.max_definitions_age_hours)
+      TAG_KEY_STATUS             = var.scan_tag_keys.status
+      TAG_KEY_SIGNATURE          = var.scan_tag_keys.signature
+      TAG_KEY_TIME               = var.scan_tag_keys.time
+      TAG_KEY_DEFINITIONS        = var.scan_tag_keys.definitions
+      TAG_KEY_PROOF              = var.scan_tag_keys.proof
+      TAG_KEY_FILE_TYPE          = var.scan_tag_keys.file_type
     },
     local.quarantine_enabled ? { QUARANTINE_BUCKET = var.quarantine_bucket_name } : {},
   )
+
+  # SERVICE_NAME stays unset in Lambda: the metrics' Service dimension is then the
+  # function's name (AWS_LAMBDA_FUNCTION_NAME), which the alarms use.
+  scanner_environment = merge(local.scanner_common_environment, {
+    SCAN_CONCURRENCY = tostring(var.scanner_scan_concurrency)
+    MAX_OBJECT_SIZE  = tostring(var.max_object_size_bytes)
+    MAX_SCAN_SIZE    = tostring(coalesce(var.max_scan_size_bytes, var.max_object_size_bytes))
+    MAX_SCAN_TIME    = tostring(var.max_scan_time_ms)
+  })
 
   # Empty lists are left out rather than passed as empty strings.
   updater_environment = { for key, value in {
@@ -44,11 +59,22 @@ locals {
     CLAMAV_CUSTOM_URLS        = join(",", var.clamav_custom_urls)
     MIN_UPDATE_INTERVAL       = tostring(var.min_update_interval_seconds)
   } : key => value if value != "" }
+
+  # The roles that run the scanner: exempt from the scanned buckets' protection, readers
+  # of the definitions.
+  scanner_role_arns = concat([module.scanner.role_arn], var.worker_enabled ? [aws_iam_role.worker_task[0].arn] : [])
+
+  # ListBucket(Versions) lets S3 answer 404 rather than 403 for an object deleted before
+  # its scan. One statement per distinct notification prefix (none = the whole bucket).
+  scanned_prefixes = { for prefix in distinct([for bucket in values(var.scanned_buckets) : bucket.filter_prefix == null ? "" : bucket.filter_prefix]) : prefix => [
+    for name, bucket in var.scanned_buckets : local.scanned_bucket_arns[name] if(bucket.filter_prefix == null ? "" : bucket.filter_prefix) == prefix
+  ] }
 }
 
 # --- Scanner --------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "scanner" {
+# What every scanner (the Lambda function, the ECS worker) may do.
+data "aws_iam_policy_document" "scanner_common" {
   # Read the object version named by the event, tag it with the verdict, delete it when
   # infected: only in the scanned buckets (and under the notification's prefix).
   statement {
@@ -64,6 +90,50 @@ data "aws_iam_policy_document" "scanner" {
       "s3:DeleteObjectVersion",
     ]
     resources = values(local.scanned_object_arns)
+  }
+
+  dynamic "statement" {
+    for_each = local.scanned_prefixes
+    content {
+      sid       = "ListScannedObjects${index(keys(local.scanned_prefixes), statement.key)}"
+      actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+      resources = statement.value
+
+      dynamic "condition" {
+        for_each = statement.key == "" ? [] : [statement.key]
+        content {
+          test     = "StringLike"
+          variable = "s3:prefix"
+          values   = ["${condition.value}*"]
+        }
+      }
+    }
+  }
+
+  # SSE-KMS objects: S3 decrypts them for the scanner (reads, and the source of the
+  # quarantine copy) with the listed keys, only on the scanned buckets' behalf. No
+  # kms:GenerateDataKey: the scanner writes no object data under these keys (tags are
+  # not encrypted; the quarantine bucket uses SSE-S3).
+  dynamic "statement" {
+    for_each = length(var.scanned_bucket_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "DecryptScannedObjects"
+      actions   = ["kms:Decrypt"]
+      resources = var.scanned_bucket_kms_key_arns
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+
+      # The object's ARN, or the bucket's when the object uses an S3 Bucket Key.
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = concat(values(local.scanned_bucket_arns), values(local.scanned_object_arns))
+      }
+    }
   }
 
   statement {
@@ -99,6 +169,17 @@ data "aws_iam_policy_document" "scanner" {
     resources = [aws_cloudwatch_event_bus.this.arn]
   }
 
+  lifecycle {
+    precondition {
+      condition     = length(local.buckets_missing_from_endpoint) == 0
+      error_message = "The network's S3 endpoint policy does not allow these buckets, so the scanner could not reach them: ${join(", ", local.buckets_missing_from_endpoint)}. Add them to s3_endpoint_bucket_names in the network root and apply it first."
+    }
+  }
+}
+
+data "aws_iam_policy_document" "scanner" {
+  source_policy_documents = [data.aws_iam_policy_document.scanner_common.json]
+
   dynamic "statement" {
     for_each = local.use_queue ? [1] : []
     content {
@@ -110,13 +191,6 @@ data "aws_iam_policy_document" "scanner" {
         "sqs:GetQueueAttributes",
       ]
       resources = [aws_sqs_queue.scan[0].arn]
-    }
-  }
-
-  lifecycle {
-    precondition {
-      condition     = length(local.buckets_missing_from_endpoint) == 0
-      error_message = "The network's S3 endpoint policy does not allow these buckets, so the scanner could not reach them: ${join(", ", local.buckets_missing_from_endpoint)}. Add them to s3_endpoint_bucket_names in the network root and apply it first."
     }
   }
 }

@@ -1,5 +1,5 @@
 # The scanner application: buckets, images, the two functions, their triggers, the
-# event bus and the alarms. The network (VPC, subnets, endpoints, security groups) comes
+# event bus, the alarms and the dashboard, and optionally the ECS worker. The network (VPC, subnets, endpoints, security groups) comes
 # from the network root's state.
 
 data "aws_caller_identity" "current" {}
@@ -22,13 +22,16 @@ locals {
 
   scanner_function_name = "${local.prefix}-scanner"
   updater_function_name = "${local.prefix}-definition-updater"
+  worker_service_name   = "${local.prefix}-worker"
   event_source          = "s3-clamav-scanner"
-
-  # The object tag the download-protection policy looks at (DESIGN.md "Verdicts and tags").
-  scan_status_tag_key = "scan-status"
+  # The scanner's metrics (CloudWatch embedded metric format): the namespace, and the
+  # Service dimension, which is SERVICE_NAME, else the Lambda function's name.
+  metrics_namespace = "S3ClamAVScanner"
 
   quarantine_enabled = var.quarantine_bucket_name != null
   use_queue          = var.scan_trigger == "sqs"
+  # With the worker, S3 notifies EventBridge and rules route each object by size.
+  route_by_size = var.worker_enabled
 
   definitions_bucket_arn = "arn:${local.partition}:s3:::${var.definitions_bucket_name}"
   quarantine_bucket_arn  = local.quarantine_enabled ? "arn:${local.partition}:s3:::${var.quarantine_bucket_name}" : null
@@ -53,5 +56,33 @@ check "workspace_matches_environment" {
   assert {
     condition     = terraform.workspace == "default" || terraform.workspace == var.environment
     error_message = "Workspace \"${terraform.workspace}\" applies the var file of environment \"${var.environment}\": select the workspace named like the environment (terraform workspace select ${var.environment})."
+  }
+}
+
+# Without versioning, an upload during a scan gets the previous content's verdict, and a
+# deleted infected object is gone for good. The AWS provider has no data source for a
+# bucket's versioning; the Cloud Control API reads it (AWS::S3::Bucket).
+data "aws_cloudcontrolapi_resource" "scanned_bucket" {
+  for_each = var.scanned_bucket_versioning_check == "off" ? {} : var.scanned_buckets
+
+  type_name  = "AWS::S3::Bucket"
+  identifier = each.key
+
+  lifecycle {
+    postcondition {
+      condition     = var.scanned_bucket_versioning_check != "error" || try(jsondecode(self.properties).VersioningConfiguration.Status, "") == "Enabled"
+      error_message = "Scanned bucket ${each.key} is not versioned (scanned_bucket_versioning_check = \"error\"). Enable versioning on it: aws s3api put-bucket-versioning --bucket ${each.key} --versioning-configuration Status=Enabled"
+    }
+  }
+}
+
+locals {
+  unversioned_scanned_buckets = sort([for name, bucket in data.aws_cloudcontrolapi_resource.scanned_bucket : name if try(jsondecode(bucket.properties).VersioningConfiguration.Status, "") != "Enabled"])
+}
+
+check "scanned_buckets_versioned" {
+  assert {
+    condition     = var.scanned_bucket_versioning_check != "warn" || length(local.unversioned_scanned_buckets) == 0
+    error_message = "Scanned buckets without versioning: ${join(", ", local.unversioned_scanned_buckets)}. A verdict can land on content uploaded during the scan, and a deleted object cannot be recovered. Enable versioning, or set scanned_bucket_versioning_check = \"error\" to refuse such buckets."
   }
 }

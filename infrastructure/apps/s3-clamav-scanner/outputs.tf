@@ -87,3 +87,28 @@ output "updater_environment" {
   description = "Environment variables of the definition updater (no secrets)."
   value       = local.updater_environment
 }
+
+output "worker_environment" {
+  description = "Environment variables of the ECS worker (no secrets), or null."
+  value       = var.worker_enabled ? local.worker_environment : null
+}
+
+output "worker_queue_url" {
+  description = "Queue of the ECS worker (objects routed to it by size), or null."
+  value       = var.worker_enabled ? aws_sqs_queue.worker[0].id : null
+}
+
+output "worker_cluster_name" {
+  description = "ECS cluster of the worker, or null."
+  value       = var.worker_enabled ? aws_ecs_cluster.worker[0].name : null
+}
+
+output "worker_service_name" {
+  description = "ECS service of the worker, or null."
+  value       = var.worker_enabled ? aws_ecs_service.worker[0].name : null
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard, or null."
+  value       = var.dashboard_enabled ? aws_cloudwatch_dashboard.this[0].dashboard_name : null
+}

@@ -12,16 +12,20 @@ provider "aws" {
   s3_use_path_style           = local.emulated
 
   endpoints {
-    cloudwatch = var.aws_endpoint_url
-    ec2        = var.aws_endpoint_url
-    ecr        = var.aws_endpoint_url
-    events     = var.aws_endpoint_url
-    iam        = var.aws_endpoint_url
-    lambda     = var.aws_endpoint_url
-    logs       = var.aws_endpoint_url
-    s3         = var.aws_endpoint_url
-    sqs        = var.aws_endpoint_url
-    sts        = var.aws_endpoint_url
+    applicationautoscaling = var.aws_endpoint_url
+    cloudcontrolapi        = var.aws_endpoint_url
+    cloudwatch             = var.aws_endpoint_url
+    ec2                    = var.aws_endpoint_url
+    ecr                    = var.aws_endpoint_url
+    ecs                    = var.aws_endpoint_url
+    events                 = var.aws_endpoint_url
+    iam                    = var.aws_endpoint_url
+    kms                    = var.aws_endpoint_url
+    lambda                 = var.aws_endpoint_url
+    logs                   = var.aws_endpoint_url
+    s3                     = var.aws_endpoint_url
+    sqs                    = var.aws_endpoint_url
+    sts                    = var.aws_endpoint_url
   }
 
   default_tags {

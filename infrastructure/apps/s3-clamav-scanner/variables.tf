@@ -148,11 +148,12 @@ variable "quarantine_retention_days" {
 variable "scanned_buckets" {
   description = <<-EOT
     Existing buckets to scan, by name. For each: optional key prefix and suffix filters of
-    the notification, and deny_unscanned_downloads to install a bucket policy that denies
-    GetObject on objects whose scan-status tag is not CLEAN (the scanner's role exempt).
-    Terraform then owns the bucket's whole notification configuration, and with
-    deny_unscanned_downloads its whole bucket policy: pass the statements it must keep in
-    extra_policy_json.
+    the notification, and deny_unscanned_downloads to install a bucket policy that, under
+    the prefix and for every principal but the scanner, denies downloads of objects whose
+    scan-status tag is not CLEAN and denies writing, changing or removing any scan tag
+    (see infrastructure/README.md). Terraform then owns the bucket's whole notification
+    configuration, and with deny_unscanned_downloads its whole bucket policy: pass the
+    statements it must keep in extra_policy_json.
   EOT
   type = map(object({
     filter_prefix            = optional(string)
@@ -174,6 +175,52 @@ variable "scanned_buckets" {
   validation {
     condition     = alltrue([for _, b in var.scanned_buckets : b.extra_policy_json == null || can(jsondecode(b.extra_policy_json).Statement)])
     error_message = "extra_policy_json must be null or a policy document in JSON."
+  }
+}
+
+variable "scanned_bucket_versioning_check" {
+  description = "What Terraform does about a scanned bucket that is not versioned: warn, error (refuse to plan) or off (no look-up, for emulators without the Cloud Control API, which Terraform reads versioning through). Without versioning a verdict can land on content uploaded during the scan, and a deleted object cannot be recovered."
+  type        = string
+  default     = "warn"
+
+  validation {
+    condition     = contains(["warn", "error", "off"], var.scanned_bucket_versioning_check)
+    error_message = "scanned_bucket_versioning_check must be warn, error or off."
+  }
+}
+
+variable "scanned_bucket_kms_key_arns" {
+  description = "Customer-managed KMS keys (key ARNs, not aliases) that encrypt objects in the scanned buckets (SSE-KMS). The scanner may use exactly these, only through S3 and only for objects of the scanned buckets."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.scanned_bucket_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))])
+    error_message = "scanned_bucket_kms_key_arns must contain KMS key ARNs (arn:aws:kms:REGION:ACCOUNT:key/ID); an alias ARN does not match the key in IAM."
+  }
+}
+
+variable "scan_tag_keys" {
+  description = "Names of the tags the scanner writes (TAG_KEY_STATUS, _SIGNATURE, _TIME, _DEFINITIONS, _PROOF, _FILE_TYPE). The download protection reads the status tag and forbids everyone but the scanner to write any of them."
+  type = object({
+    status      = optional(string, "scan-status")
+    signature   = optional(string, "scan-signature")
+    time        = optional(string, "scan-time")
+    definitions = optional(string, "scan-definitions")
+    proof       = optional(string, "scan-proof")
+    file_type   = optional(string, "scan-file-type")
+  })
+  default = {}
+
+  # The scanner's rule for tag keys: S3's character set, at most 128 characters.
+  validation {
+    condition     = alltrue([for key in values(var.scan_tag_keys) : can(regex("^[\\p{L}\\p{N} +\\-=._:/@]{1,128}$", key))])
+    error_message = "Every scan tag key must be 1-128 letters, digits, spaces or + - = . _ : / @."
+  }
+
+  validation {
+    condition     = length(distinct(values(var.scan_tag_keys))) == 6
+    error_message = "The six scan tag keys must differ."
   }
 }
 
@@ -244,13 +291,43 @@ variable "scanner_memory_mb" {
 }
 
 variable "scanner_ephemeral_storage_mb" {
-  description = "Scanner /tmp: the database files (about 400 MB) plus the largest object it downloads."
+  description = "Scanner /tmp in MB. Must hold what one instance needs at worst: scanner_scan_concurrency * (max_object_size_bytes + 2 * max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB (the objects, what the scanner's unpacker and libclamav extract from each, two database copies during a reload)."
   type        = number
-  default     = 4096
+  default     = 8192
 
   validation {
     condition     = var.scanner_ephemeral_storage_mb >= 1024 && var.scanner_ephemeral_storage_mb <= 10240
     error_message = "scanner_ephemeral_storage_mb must be between 1024 and 10240."
+  }
+
+  validation {
+    condition = var.scanner_ephemeral_storage_mb * 1048576 >= (
+      var.scanner_scan_concurrency * (var.max_object_size_bytes + 2 * coalesce(var.max_scan_size_bytes, var.max_object_size_bytes))
+      + 2 * var.definitions_disk_mb * 1048576 + 268435456
+    )
+    error_message = "scanner_ephemeral_storage_mb (${var.scanner_ephemeral_storage_mb}) is less than the scanner's worst case, ${ceil((var.scanner_scan_concurrency * (var.max_object_size_bytes + 2 * coalesce(var.max_scan_size_bytes, var.max_object_size_bytes)) + 2 * var.definitions_disk_mb * 1048576 + 268435456) / 1048576)} MB = scanner_scan_concurrency * (max_object_size_bytes + 2 * max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB: raise it (at most 10240) or lower those."
+  }
+}
+
+variable "scanner_scan_concurrency" {
+  description = "Objects one scanner instance scans at once (SCAN_CONCURRENCY). A Lambda invocation carries one object (direct trigger) or scan_queue_batch_size of them (SQS)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.scanner_scan_concurrency >= 1 && var.scanner_scan_concurrency <= 16 && floor(var.scanner_scan_concurrency) == var.scanner_scan_concurrency
+    error_message = "scanner_scan_concurrency must be a whole number between 1 and 16."
+  }
+}
+
+variable "definitions_disk_mb" {
+  description = "Size of the ClamAV database on disk, in MB, as the updater publishes it (the official one is under 1 GiB). Used to check the scanners' disk sizes."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.definitions_disk_mb >= 1 && var.definitions_disk_mb <= 8192
+    error_message = "definitions_disk_mb must be between 1 and 8192."
   }
 }
 
@@ -266,13 +343,19 @@ variable "scanner_timeout_seconds" {
 }
 
 variable "scanner_reserved_concurrency" {
-  description = "Concurrency reserved for (and capping) the scanner."
+  description = "Concurrency reserved for (and capping) the scanner. With the SQS trigger it is also the event source mapping's maximum concurrency, so that Lambda does not poll more messages than it may run (throttled messages would count receives towards the redrive queue)."
   type        = number
   default     = 20
 
   validation {
     condition     = var.scanner_reserved_concurrency >= 1 && var.scanner_reserved_concurrency <= 1000
     error_message = "scanner_reserved_concurrency must be between 1 and 1000."
+  }
+
+  # An SQS event source mapping's maximum concurrency is at least 2 (Lambda API).
+  validation {
+    condition     = var.scan_trigger != "sqs" || var.scanner_reserved_concurrency >= 2
+    error_message = "With scan_trigger = sqs, scanner_reserved_concurrency must be at least 2: the event source mapping's maximum concurrency matches it, and Lambda accepts no less than 2."
   }
 }
 
@@ -293,18 +376,40 @@ variable "infected_action" {
 }
 
 variable "max_object_size_bytes" {
-  description = "Objects larger than this are UNSCANNABLE (MAX_OBJECT_SIZE). Must fit in /tmp beside the database (1 GiB reserved)."
+  description = "Objects larger than this are UNSCANNABLE for the Lambda scanner (MAX_OBJECT_SIZE). libclamav 1.4 scans at most 2147483645 bytes as one file. See scanner_ephemeral_storage_mb for the disk it needs."
   type        = number
-  default     = 2147483648
+  default     = 2000000000
 
   validation {
-    condition     = var.max_object_size_bytes >= 1 && floor(var.max_object_size_bytes) == var.max_object_size_bytes
-    error_message = "max_object_size_bytes must be a positive whole number."
+    condition     = var.max_object_size_bytes >= 1 && var.max_object_size_bytes <= 2147483645 && floor(var.max_object_size_bytes) == var.max_object_size_bytes
+    error_message = "max_object_size_bytes must be a whole number between 1 and 2147483645 (libclamav scans at most INT_MAX - 2 bytes as one file)."
+  }
+}
+
+variable "max_scan_size_bytes" {
+  description = "Bytes unpacked from one object, per unpacker, before the object is UNSCANNABLE (MAX_SCAN_SIZE); null = max_object_size_bytes."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_scan_size_bytes == null || try(var.max_scan_size_bytes >= 1 && floor(var.max_scan_size_bytes) == var.max_scan_size_bytes, false)
+    error_message = "max_scan_size_bytes must be null or a positive whole number."
+  }
+}
+
+variable "max_scan_time_ms" {
+  description = "Milliseconds one object's scan may take before it is UNSCANNABLE (MAX_SCAN_TIME). At most (scanner_timeout_seconds - 30) * 1000, so that a scan that hits the limit still leaves the function time to tag and publish."
+  type        = number
+  default     = 120000
+
+  validation {
+    condition     = var.max_scan_time_ms >= 1000 && floor(var.max_scan_time_ms) == var.max_scan_time_ms
+    error_message = "max_scan_time_ms must be a whole number of at least 1000."
   }
 
   validation {
-    condition     = var.max_object_size_bytes <= (var.scanner_ephemeral_storage_mb - 1024) * 1048576
-    error_message = "max_object_size_bytes must fit in the scanner's ephemeral storage minus 1 GiB kept for the database: raise scanner_ephemeral_storage_mb or lower the limit."
+    condition     = var.max_scan_time_ms <= (var.scanner_timeout_seconds - 30) * 1000
+    error_message = "max_scan_time_ms (${var.max_scan_time_ms}) must be at most (scanner_timeout_seconds - 30) * 1000 = ${(var.scanner_timeout_seconds - 30) * 1000}: the function needs the rest to tag and publish."
   }
 }
 
@@ -359,13 +464,13 @@ variable "scan_queue_batch_size" {
 }
 
 variable "scan_queue_max_receive_count" {
-  description = "Receives of a message before it moves to the redrive queue (scan_trigger sqs)."
+  description = "Receives of a message before it moves to the redrive queue (the scan queue with scan_trigger sqs, and the worker's queue). At least 5, as AWS advises for Lambda, so that a throttled or briefly failing scan is retried before it is given up."
   type        = number
-  default     = 3
+  default     = 5
 
   validation {
-    condition     = var.scan_queue_max_receive_count >= 1 && var.scan_queue_max_receive_count <= 1000
-    error_message = "scan_queue_max_receive_count must be between 1 and 1000."
+    condition     = var.scan_queue_max_receive_count >= 5 && var.scan_queue_max_receive_count <= 1000
+    error_message = "scan_queue_max_receive_count must be between 5 and 1000."
   }
 }
 
@@ -432,9 +537,10 @@ variable "clamav_database_mirrors" {
   type        = list(string)
   default     = []
 
+  # The updater's rule: a host name (optionally :port) or an http(s) URL.
   validation {
-    condition     = alltrue([for m in var.clamav_database_mirrors : can(regex("^[A-Za-z0-9.:/_-]+$", m))])
-    error_message = "clamav_database_mirrors must be host names or URLs without commas or spaces."
+    condition     = alltrue([for m in var.clamav_database_mirrors : can(regex("^([A-Za-z0-9][A-Za-z0-9.:-]*|https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^,\\s]*)?)$", m))])
+    error_message = "clamav_database_mirrors must be host names (optionally with :port) or http(s) URLs, without commas or spaces."
   }
 }
 
@@ -444,8 +550,8 @@ variable "clamav_private_mirrors" {
   default     = []
 
   validation {
-    condition     = alltrue([for m in var.clamav_private_mirrors : can(regex("^https?://[^,\\s]+$", m))])
-    error_message = "clamav_private_mirrors must be http(s) URLs without commas or spaces."
+    condition     = alltrue([for m in var.clamav_private_mirrors : can(regex("^([A-Za-z0-9][A-Za-z0-9.:-]*|https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^,\\s]*)?)$", m))])
+    error_message = "clamav_private_mirrors must be host names (optionally with :port) or http(s) URLs, without commas or spaces."
   }
 }
 
@@ -454,9 +560,11 @@ variable "clamav_custom_urls" {
   type        = list(string)
   default     = []
 
+  # The updater's rule: http(s) only (freshclam's file:// support is not offered), and the
+  # last path segment is a file name libclamav loads (freshclam names the download after it).
   validation {
-    condition     = alltrue([for u in var.clamav_custom_urls : can(regex("^(https?|file)://[^,\\s]+$", u))])
-    error_message = "clamav_custom_urls must be http(s) or file URLs without commas or spaces."
+    condition     = alltrue([for u in var.clamav_custom_urls : can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]+)?/([^,\\s]*/)?[^/,\\s]+\\.(db|hdb|hdu|fp|mdb|mdu|hsb|hsu|sfp|msb|msu|ndb|ndu|ldb|ldu|sdb|zmd|rmd|pdb|gdb|wdb|cbc|ftm|cfg|cvd|cld|cud|cdb|cat|crb|idb|ioc|yar|yara|pwdb|ign|ign2|imp)$", lower(u)))])
+    error_message = "clamav_custom_urls must be http(s) URLs, without commas or spaces, ending in a ClamAV database file name (such as NAME.ndb, NAME.hdb, NAME.ldb, NAME.yar)."
   }
 
   validation {
@@ -519,5 +627,149 @@ variable "alarm_actions" {
   validation {
     condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:", arn))])
     error_message = "alarm_actions must contain ARNs."
+  }
+}
+
+variable "dashboard_enabled" {
+  description = "Create a CloudWatch dashboard (objects by verdict, latency, bytes, definitions age, queue and redrive depth) from the metrics the alarms watch."
+  type        = bool
+  default     = true
+}
+
+# --- ECS worker (optional) ---------------------------------------------------------
+
+variable "worker_enabled" {
+  description = "Run `scanner worker` as an ECS Fargate service for objects larger than worker_route_threshold_bytes (and sustained volume). S3 then notifies EventBridge, whose rules route each object by size: to the Lambda scanner (directly or through the scan queue) or to the worker's queue. The network root must have the interface endpoints sqs, ecr.api, ecr.dkr and logs."
+  type        = bool
+  default     = false
+}
+
+variable "worker_route_threshold_bytes" {
+  description = "Objects up to this size go to the Lambda scanner, larger ones to the worker; null = max_object_size_bytes. EventBridge compares numbers up to 5e9 only: larger objects match neither route (see README)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.worker_route_threshold_bytes == null || try(var.worker_route_threshold_bytes >= 0 && var.worker_route_threshold_bytes <= var.max_object_size_bytes && floor(var.worker_route_threshold_bytes) == var.worker_route_threshold_bytes, false)
+    error_message = "worker_route_threshold_bytes must be null or a whole number between 0 and max_object_size_bytes: the Lambda scanner would mark larger objects UNSCANNABLE."
+  }
+}
+
+variable "worker_cpu" {
+  description = "Fargate CPU units of one worker task (1024 = 1 vCPU)."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = contains([1024, 2048, 4096, 8192, 16384], var.worker_cpu)
+    error_message = "worker_cpu must be 1024, 2048, 4096, 8192 or 16384 (the engine needs at least 1 vCPU)."
+  }
+}
+
+variable "worker_memory_mb" {
+  description = "Memory of one worker task in MB: the compiled official database takes about 1.6 GB, twice that during a reload."
+  type        = number
+  default     = 8192
+
+  validation {
+    condition     = var.worker_memory_mb >= 4096 && var.worker_memory_mb % 1024 == 0
+    error_message = "worker_memory_mb must be a multiple of 1024, at least 4096 (two engines during a reload)."
+  }
+
+  # Fargate's CPU and memory pairs: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+  validation {
+    condition = lookup({
+      1024  = var.worker_memory_mb <= 8192
+      2048  = var.worker_memory_mb <= 16384
+      4096  = var.worker_memory_mb <= 30720
+      8192  = var.worker_memory_mb >= 16384 && var.worker_memory_mb <= 61440 && var.worker_memory_mb % 4096 == 0
+      16384 = var.worker_memory_mb >= 32768 && var.worker_memory_mb <= 122880 && var.worker_memory_mb % 8192 == 0
+    }, var.worker_cpu, false)
+    error_message = "worker_memory_mb ${var.worker_memory_mb} is not a Fargate size for worker_cpu ${var.worker_cpu} (1024: up to 8192; 2048: up to 16384; 4096: up to 30720; 8192: 16384-61440 in steps of 4096; 16384: 32768-122880 in steps of 8192)."
+  }
+}
+
+variable "worker_ephemeral_storage_gib" {
+  description = "Fargate ephemeral storage of one worker task in GiB (21-200). Holds the image (1 GiB reserved) and worker_scan_concurrency * (worker_max_object_size_bytes + 2 * worker_max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.worker_ephemeral_storage_gib >= 21 && var.worker_ephemeral_storage_gib <= 200 && floor(var.worker_ephemeral_storage_gib) == var.worker_ephemeral_storage_gib
+    error_message = "worker_ephemeral_storage_gib must be a whole number between 21 and 200 (Fargate)."
+  }
+
+  validation {
+    condition = var.worker_ephemeral_storage_gib * 1073741824 >= (
+      var.worker_scan_concurrency * (var.worker_max_object_size_bytes + 2 * coalesce(var.worker_max_scan_size_bytes, var.worker_max_object_size_bytes))
+      + 2 * var.definitions_disk_mb * 1048576 + 268435456 + 1073741824
+    )
+    error_message = "worker_ephemeral_storage_gib (${var.worker_ephemeral_storage_gib}) is less than the worker's worst case, ${ceil((var.worker_scan_concurrency * (var.worker_max_object_size_bytes + 2 * coalesce(var.worker_max_scan_size_bytes, var.worker_max_object_size_bytes)) + 2 * var.definitions_disk_mb * 1048576 + 268435456 + 1073741824) / 1073741824)} GiB = worker_scan_concurrency * (worker_max_object_size_bytes + 2 * worker_max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB + 1 GiB for the image."
+  }
+}
+
+variable "worker_scan_concurrency" {
+  description = "Objects one worker task scans at once (SCAN_CONCURRENCY)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.worker_scan_concurrency >= 1 && var.worker_scan_concurrency <= 64 && floor(var.worker_scan_concurrency) == var.worker_scan_concurrency
+    error_message = "worker_scan_concurrency must be a whole number between 1 and 64."
+  }
+}
+
+variable "worker_max_object_size_bytes" {
+  description = "Objects larger than this are UNSCANNABLE for the worker (its MAX_OBJECT_SIZE). At most 2147483645 until the scanner splits larger objects."
+  type        = number
+  default     = 2147483645
+
+  validation {
+    condition     = var.worker_max_object_size_bytes >= 1 && var.worker_max_object_size_bytes <= 2147483645 && floor(var.worker_max_object_size_bytes) == var.worker_max_object_size_bytes
+    error_message = "worker_max_object_size_bytes must be a whole number between 1 and 2147483645 (libclamav scans at most INT_MAX - 2 bytes as one file)."
+  }
+}
+
+variable "worker_max_scan_size_bytes" {
+  description = "The worker's MAX_SCAN_SIZE; null = worker_max_object_size_bytes."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.worker_max_scan_size_bytes == null || try(var.worker_max_scan_size_bytes >= 1 && floor(var.worker_max_scan_size_bytes) == var.worker_max_scan_size_bytes, false)
+    error_message = "worker_max_scan_size_bytes must be null or a positive whole number."
+  }
+}
+
+variable "worker_max_scan_time_ms" {
+  description = "The worker's MAX_SCAN_TIME in milliseconds (no Lambda deadline applies; the worker keeps the message invisible while it scans)."
+  type        = number
+  default     = 600000
+
+  validation {
+    condition     = var.worker_max_scan_time_ms >= 1000 && var.worker_max_scan_time_ms <= 3600000 && floor(var.worker_max_scan_time_ms) == var.worker_max_scan_time_ms
+    error_message = "worker_max_scan_time_ms must be a whole number between 1000 and 3600000."
+  }
+}
+
+variable "worker_max_tasks" {
+  description = "Most worker tasks autoscaling may run. The service scales to zero when its queue is idle."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.worker_max_tasks >= 1 && var.worker_max_tasks <= 1000 && floor(var.worker_max_tasks) == var.worker_max_tasks
+    error_message = "worker_max_tasks must be a whole number between 1 and 1000."
+  }
+}
+
+variable "worker_idle_minutes_before_scale_in" {
+  description = "Minutes the worker's queue must be empty (nothing visible or in flight) before the service scales to zero."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.worker_idle_minutes_before_scale_in >= 1 && var.worker_idle_minutes_before_scale_in <= 1440 && floor(var.worker_idle_minutes_before_scale_in) == var.worker_idle_minutes_before_scale_in
+    error_message = "worker_idle_minutes_before_scale_in must be a whole number between 1 and 1440."
   }
 }

@@ -214,3 +214,30 @@ run "rejects_an_endpoint_that_is_not_a_url" {
 
   expect_failures = [var.aws_endpoint_url]
 }
+
+run "ecr_layers_reachable_only_with_the_ecr_endpoints" {
+  command = plan
+
+  variables {
+    interface_endpoint_services = ["events", "sqs", "ecr.api", "ecr.dkr", "logs"]
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.s3_endpoint.statement : s.resources if s.sid == "EcrImageLayers"]) == toset(["arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"])
+    error_message = "With the ECR endpoints, the S3 endpoint must let Fargate fetch image layers from ECR's bucket."
+  }
+
+  assert {
+    condition     = one(data.aws_iam_policy_document.interface_endpoint["ecr.dkr"].statement).actions == toset(["ecr:*"]) && one(data.aws_iam_policy_document.interface_endpoint["ecr.api"].statement).actions == toset(["ecr:*"])
+    error_message = "The ECR endpoints' policies name the IAM prefix ecr (ecr.api:* and ecr.dkr:* are no actions)."
+  }
+}
+
+run "no_ecr_layers_without_the_ecr_endpoints" {
+  command = plan
+
+  assert {
+    condition     = !contains([for s in data.aws_iam_policy_document.s3_endpoint.statement : s.sid], "EcrImageLayers")
+    error_message = "Without the ECR endpoints, the S3 endpoint policy names only this system's buckets."
+  }
+}

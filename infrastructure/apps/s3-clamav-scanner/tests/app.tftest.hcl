@@ -77,6 +77,31 @@ mock_provider "aws" {
       arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mocked"
     }
   }
+
+  # Every scanned bucket is versioned unless a run says otherwise.
+  mock_data "aws_cloudcontrolapi_resource" {
+    defaults = {
+      properties = "{\"BucketName\":\"mocked\",\"VersioningConfiguration\":{\"Status\":\"Enabled\"}}"
+    }
+  }
+
+  mock_resource "aws_ecs_cluster" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked"
+    }
+  }
+
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/mocked:1"
+    }
+  }
+
+  mock_resource "aws_appautoscaling_policy" {
+    defaults = {
+      arn = "arn:aws:autoscaling:eu-west-1:123456789012:scalingPolicy:00000000-0000-0000-0000-000000000000:resource/ecs/service/mocked:policyName/mocked"
+    }
+  }
 }
 
 override_data {
@@ -87,6 +112,7 @@ override_data {
       scanner_security_group_id = "sg-0cccccccccccccccc"
       s3_endpoint_id            = "vpce-0ddddddddddddddddd"
       s3_endpoint_bucket_names  = ["defs", "quarantine", "uploads", "partner-drop"]
+      interface_endpoint_ids    = { events = "vpce-0eeeeeeeeeeeeeeee" }
     }
   }
 }
@@ -134,12 +160,26 @@ run "defaults_direct_trigger" {
       DEFINITIONS_PREFIX         = "clamav/"
       EVENT_BUS_NAME             = "s3-clamav-scanner-test"
       INFECTED_ACTION            = "delete"
-      MAX_OBJECT_SIZE            = "2147483648"
       PUBLISH_CLEAN_RESULTS      = "true"
       DEFINITIONS_CHECK_INTERVAL = "300"
       MAX_DEFINITIONS_AGE        = "48"
+      TAG_KEY_STATUS             = "scan-status"
+      TAG_KEY_SIGNATURE          = "scan-signature"
+      TAG_KEY_TIME               = "scan-time"
+      TAG_KEY_DEFINITIONS        = "scan-definitions"
+      TAG_KEY_PROOF              = "scan-proof"
+      TAG_KEY_FILE_TYPE          = "scan-file-type"
+      SCAN_CONCURRENCY           = "1"
+      MAX_OBJECT_SIZE            = "2000000000"
+      MAX_SCAN_SIZE              = "2000000000"
+      MAX_SCAN_TIME              = "120000"
     }
-    error_message = "Scanner environment does not match DESIGN.md's defaults."
+    error_message = "Scanner environment does not match the executables' defaults (SERVICE_NAME stays unset in Lambda)."
+  }
+
+  assert {
+    condition     = module.scanner.function_name == "s3-clamav-scanner-test-scanner" && length(aws_ecs_service.worker) == 0 && length(aws_cloudwatch_event_rule.size_route) == 0
+    error_message = "No worker and no routing by size by default."
   }
 
   assert {
@@ -168,33 +208,89 @@ run "scanner_policy_is_scoped" {
   command = apply
 
   assert {
-    condition = toset([for s in data.aws_iam_policy_document.scanner.statement : s.sid]) == toset([
-      "ScanObjectsInScannedBuckets", "ReadDefinitions", "ListDefinitions", "PublishScanEvents",
-    ])
-    error_message = "Unexpected scanner statements (quarantine and SQS are off by default)."
+    condition = toset([for s in data.aws_iam_policy_document.scanner_common.statement : s.sid]) == toset([
+      "ScanObjectsInScannedBuckets", "ListScannedObjects0", "ListScannedObjects1", "ReadDefinitions", "ListDefinitions", "PublishScanEvents",
+    ]) && length(data.aws_iam_policy_document.scanner.statement) == 0
+    error_message = "Unexpected scanner statements (quarantine, KMS and SQS are off by default)."
   }
 
   assert {
-    condition = one([for s in data.aws_iam_policy_document.scanner.statement : s.resources if s.sid == "ScanObjectsInScannedBuckets"]) == toset([
+    condition     = data.aws_iam_policy_document.scanner.source_policy_documents == tolist([data.aws_iam_policy_document.scanner_common.json])
+    error_message = "The Lambda scanner's policy builds on the common scanner policy."
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.resources if s.sid == "ScanObjectsInScannedBuckets"]) == toset([
       "arn:aws:s3:::uploads/*", "arn:aws:s3:::partner-drop/incoming/*",
     ])
     error_message = "The scanner may touch only the scanned buckets' objects, under the notification prefix."
   }
 
+  # 404 instead of 403 for an object deleted before its scan, within the scanned prefixes.
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.scanner.statement : s.resources if s.sid == "ReadDefinitions"]) == toset(["arn:aws:s3:::defs/clamav/*"]) && one([for s in data.aws_iam_policy_document.scanner.statement : s.actions if s.sid == "ReadDefinitions"]) == toset(["s3:GetObject"])
+    condition = toset([for s in data.aws_iam_policy_document.scanner_common.statement : jsonencode({
+      actions   = s.actions
+      resources = s.resources
+      prefixes  = flatten([for c in s.condition : c.values if c.variable == "s3:prefix" && c.test == "StringLike"])
+      }) if startswith(s.sid, "ListScannedObjects")]) == toset([
+      jsonencode({ actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = ["arn:aws:s3:::uploads"], prefixes = [] }),
+      jsonencode({ actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = ["arn:aws:s3:::partner-drop"], prefixes = ["incoming/*"] }),
+    ])
+    error_message = "The scanner lists a whole bucket without a notification prefix and only the prefix of the others."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.resources if s.sid == "ReadDefinitions"]) == toset(["arn:aws:s3:::defs/clamav/*"]) && one([for s in data.aws_iam_policy_document.scanner_common.statement : s.actions if s.sid == "ReadDefinitions"]) == toset(["s3:GetObject"])
     error_message = "The scanner only reads the definitions, under the prefix."
   }
 
   assert {
-    condition     = alltrue([for s in data.aws_iam_policy_document.scanner.statement : !anytrue([for a in s.actions : can(regex("^s3:(Put|Delete)", a))]) if anytrue([for r in s.resources : startswith(r, "arn:aws:s3:::defs")])])
+    condition     = alltrue([for s in data.aws_iam_policy_document.scanner_common.statement : !anytrue([for a in s.actions : can(regex("^s3:(Put|Delete)", a))]) if anytrue([for r in s.resources : startswith(r, "arn:aws:s3:::defs")])])
     error_message = "The scanner must not be able to write the definitions bucket."
   }
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.scanner.statement : s.resources if s.sid == "PublishScanEvents"]) == toset(["arn:aws:events:eu-west-1:123456789012:event-bus/s3-clamav-scanner-test"])
+    condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.resources if s.sid == "PublishScanEvents"]) == toset(["arn:aws:events:eu-west-1:123456789012:event-bus/s3-clamav-scanner-test"])
     error_message = "The scanner publishes only to its bus."
   }
+}
+
+run "kms_keys_of_scanned_buckets" {
+  command = apply
+
+  variables {
+    scanned_bucket_kms_key_arns = ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.scanner_common.statement : jsonencode({
+      actions   = s.actions
+      resources = s.resources
+    }) if s.sid == "DecryptScannedObjects"]) == jsonencode({ actions = ["kms:Decrypt"], resources = ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"] })
+    error_message = "The scanner may decrypt with exactly the listed keys (nothing else: it writes no object data under them)."
+  }
+
+  assert {
+    condition     = flatten([for s in data.aws_iam_policy_document.scanner_common.statement : [for c in s.condition : c.values if c.variable == "kms:ViaService"] if s.sid == "DecryptScannedObjects"]) == ["s3.eu-west-1.amazonaws.com"]
+    error_message = "The keys may be used only through S3."
+  }
+
+  assert {
+    condition = toset(flatten([for s in data.aws_iam_policy_document.scanner_common.statement : [for c in s.condition : c.values if c.variable == "kms:EncryptionContext:aws:s3:arn"] if s.sid == "DecryptScannedObjects"])) == toset([
+      "arn:aws:s3:::uploads", "arn:aws:s3:::partner-drop", "arn:aws:s3:::uploads/*", "arn:aws:s3:::partner-drop/incoming/*",
+    ])
+    error_message = "The keys decrypt only objects of the scanned buckets (object ARN, or bucket ARN with an S3 Bucket Key)."
+  }
+}
+
+run "rejects_a_kms_alias" {
+  command = plan
+
+  variables {
+    scanned_bucket_kms_key_arns = ["arn:aws:kms:eu-west-1:123456789012:alias/uploads"]
+  }
+
+  expect_failures = [var.scanned_bucket_kms_key_arns]
 }
 
 run "updater_policy_is_scoped" {
@@ -213,6 +309,11 @@ run "updater_policy_is_scoped" {
 
 run "definitions_bucket_policy" {
   command = apply
+
+  assert {
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.definitions_bucket.statement : [for c in s.condition : c.values if c.variable == "aws:PrincipalArn"] if s.sid == "DenyReadsExceptByTheScannerAndTheUpdater"])) == toset([module.scanner.role_arn, module.updater.role_arn])
+    error_message = "Only the scanner and the updater (and admins) may read the definitions: manifest.json carries the proof key."
+  }
 
   assert {
     condition     = one(flatten([for s in data.aws_iam_policy_document.definitions_bucket.statement : [for c in s.condition : c.values if c.variable == "aws:SourceVpce"]])) == "vpce-0ddddddddddddddddd"
@@ -239,27 +340,123 @@ run "download_protection_only_where_asked" {
   }
 
   assert {
-    condition     = toset(flatten([for c in one(data.aws_iam_policy_document.scanned_bucket["uploads"].statement).condition : c.variable])) == toset(["s3:ExistingObjectTag/scan-status", "aws:PrincipalArn"])
-    error_message = "The download deny must test the scan-status tag and exempt the scanner."
+    condition = toset([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : s.sid]) == toset([
+      "DenyDownloadsOfObjectsNotScannedClean", "DenyReadsThatCannotTestTheScanStatus", "DenyWritingScanTags",
+      "DenyServerSideCopiesIn", "DenyReplicasIn",
+      "DenyTagChangesOnObjectsWithStatusTag", "DenyTagChangesOnObjectsWithSignatureTag", "DenyTagChangesOnObjectsWithTimeTag",
+      "DenyTagChangesOnObjectsWithDefinitionsTag", "DenyTagChangesOnObjectsWithProofTag", "DenyTagChangesOnObjectsWithFileTypeTag",
+    ])
+    error_message = "Unexpected statements in the scanned bucket's policy."
   }
 
   assert {
-    condition     = one([for c in one(data.aws_iam_policy_document.scanned_bucket["uploads"].statement).condition : c.values if c.variable == "aws:PrincipalArn"]) == tolist([module.scanner.role_arn])
-    error_message = "The scanner's role must be exempt from the download deny."
+    condition     = alltrue([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : s.effect == "Deny" && s.resources == toset(["arn:aws:s3:::uploads/*"]) && one([for c in s.condition : c.values if c.variable == "aws:PrincipalArn" && c.test == "ArnNotEquals"]) == tolist([module.scanner.role_arn])])
+    error_message = "Every statement denies, on the scanned objects only, to everyone but the scanner's role."
   }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : jsonencode({
+      actions   = s.actions
+      condition = [for c in s.condition : [c.test, c.variable, c.values] if c.variable != "aws:PrincipalArn"]
+      }) if s.sid == "DenyDownloadsOfObjectsNotScannedClean"]) == jsonencode({
+      actions   = ["s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectVersion", "s3:GetObjectVersionAttributes"]
+      condition = [["StringNotEquals", "s3:ExistingObjectTag/scan-status", ["CLEAN"]]]
+    })
+    error_message = "Downloads (and attributes) of objects not tagged CLEAN are denied."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : s.actions if s.sid == "DenyReadsThatCannotTestTheScanStatus"]) == toset(["s3:GetObjectVersionForReplication", "s3:GetObjectTorrent", "s3:GetObjectVersionTorrent"])
+    error_message = "Replication and torrent reads carry no tags: denied outright."
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : jsonencode({
+      actions   = s.actions
+      condition = [for c in s.condition : [c.test, c.variable, c.values] if c.variable != "aws:PrincipalArn"]
+      }) if s.sid == "DenyWritingScanTags"]) == jsonencode({
+      actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"]
+      condition = [["ForAnyValue:StringEquals", "s3:RequestObjectTagKeys", sort(["scan-status", "scan-signature", "scan-time", "scan-definitions", "scan-proof", "scan-file-type"])]]
+    })
+    error_message = "Uploads and tag writes that name any of the six scan tag keys are denied."
+  }
+
+  assert {
+    condition = toset([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : jsonencode({
+      actions   = s.actions
+      condition = [for c in s.condition : [c.test, c.variable, c.values] if c.variable != "aws:PrincipalArn"]
+      }) if startswith(s.sid, "DenyTagChangesOnObjectsWith")]) == toset([for key in ["scan-status", "scan-signature", "scan-time", "scan-definitions", "scan-proof", "scan-file-type"] : jsonencode({
+      actions   = ["s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"]
+      condition = [["Null", "s3:ExistingObjectTag/${key}", ["false"]]]
+    })])
+    error_message = "Tag writes and deletes on an object carrying any scan tag are denied, one statement per key."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : [for c in s.condition : [c.test, c.variable, c.values] if c.variable != "aws:PrincipalArn"] if s.sid == "DenyServerSideCopiesIn"]) == [["Null", "s3:x-amz-copy-source", tolist(["false"])]]
+    error_message = "Server-side copies (which carry the source's tags) into the prefix are denied."
+  }
+}
+
+run "custom_scan_tag_keys" {
+  command = apply
+
+  variables {
+    scan_tag_keys = { status = "av-status", proof = "av-proof" }
+  }
+
+  assert {
+    condition     = output.scanner_environment.TAG_KEY_STATUS == "av-status" && output.scanner_environment.TAG_KEY_PROOF == "av-proof" && output.scanner_environment.TAG_KEY_TIME == "scan-time"
+    error_message = "The tag keys reach the scanner."
+  }
+
+  assert {
+    condition     = one(flatten([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : [for c in s.condition : c.variable if c.test == "StringNotEquals"] if s.sid == "DenyDownloadsOfObjectsNotScannedClean"])) == "s3:ExistingObjectTag/av-status"
+    error_message = "The download protection reads the configured status key."
+  }
+
+  assert {
+    condition     = contains(flatten([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : [for c in s.condition : c.values if c.variable == "s3:RequestObjectTagKeys"] if s.sid == "DenyWritingScanTags"]), "av-proof")
+    error_message = "The configured keys are protected."
+  }
+}
+
+run "rejects_duplicate_scan_tag_keys" {
+  command = plan
+
+  variables {
+    scan_tag_keys = { status = "scan", time = "scan" }
+  }
+
+  expect_failures = [var.scan_tag_keys]
+}
+
+run "rejects_an_invalid_scan_tag_key" {
+  command = plan
+
+  variables {
+    scan_tag_keys = { status = "scan*status" }
+  }
+
+  expect_failures = [var.scan_tag_keys]
 }
 
 run "event_rules" {
   command = apply
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.this["infected"].event_pattern).detail.verdict == ["INFECTED"]
-    error_message = "The infected rule matches detail.verdict INFECTED."
+    condition     = jsondecode(aws_cloudwatch_event_rule.this["infected"].event_pattern).detail.verdict == ["INFECTED"] && jsondecode(aws_cloudwatch_event_rule.this["unscannable"].event_pattern).detail.verdict == ["UNSCANNABLE"]
+    error_message = "The infected and unscannable rules match detail.verdict."
   }
 
   assert {
-    condition     = toset(jsondecode(aws_cloudwatch_event_rule.this["failures"].event_pattern)["detail-type"]) == toset(["Object Scan Failed", "Definitions Update Failed", "Definitions Stale"])
-    error_message = "The failures rule matches the three failure detail-types."
+    condition     = toset(jsondecode(aws_cloudwatch_event_rule.this["scan-failures"].event_pattern)["detail-type"]) == toset(["Object Scan Failed", "Definitions Stale"])
+    error_message = "The scan-failures rule matches failed scans and stale definitions."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.this["update-failures"].event_pattern).detail.reason == [{ "anything-but" = ["COOLDOWN", "TOO_SOON"] }]
+    error_message = "Skipped updates (COOLDOWN, TOO_SOON) must not match the update-failures rule."
   }
 
   assert {
@@ -268,8 +465,82 @@ run "event_rules" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.definitions_stale.threshold == 48 && aws_cloudwatch_metric_alarm.definitions_stale.namespace == "S3ClamAVScanner"
-    error_message = "The stale alarm fires above MAX_DEFINITIONS_AGE."
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.failure_events)) == toset(["scan-failures", "update-failures", "invocation-failures"]) && aws_cloudwatch_metric_alarm.failure_events["update-failures"].dimensions.RuleName == aws_cloudwatch_event_rule.this["update-failures"].name
+    error_message = "Each failure rule has a MatchedEvents alarm; infected and unscannable objects do not alarm."
+  }
+}
+
+run "alarms_watch_the_metrics_the_scanner_emits" {
+  command = apply
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.scan_errors["scanner"].dimensions == tomap({ Service = "s3-clamav-scanner-test-scanner" }) && aws_cloudwatch_metric_alarm.scan_errors["scanner"].namespace == "S3ClamAVScanner"
+    error_message = "ScanErrors is emitted with the dimension set [Service] (Service = the function name in Lambda)."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.definitions_stale["scanner"].threshold == 48 && aws_cloudwatch_metric_alarm.definitions_stale["scanner"].dimensions == tomap({ Service = "s3-clamav-scanner-test-scanner" })
+    error_message = "The stale alarm fires above MAX_DEFINITIONS_AGE, on the [Service] dimension set."
+  }
+
+  assert {
+    condition = toset(flatten([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [for m in w.properties.metrics : "${m[0]}/${m[1]}"]])) == toset([
+      "S3ClamAVScanner/ObjectsScanned", "S3ClamAVScanner/ScanDuration", "S3ClamAVScanner/BytesScanned",
+      "S3ClamAVScanner/DefinitionsAgeHours", "AWS/SQS/ApproximateNumberOfMessagesVisible",
+    ])
+    error_message = "The dashboard shows verdicts, latency, bytes, definitions age and queue depth."
+  }
+}
+
+run "no_dashboard" {
+  command = plan
+
+  variables {
+    dashboard_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 0
+    error_message = "The dashboard can be switched off."
+  }
+}
+
+run "versioning_warns_about_an_unversioned_bucket" {
+  command = plan
+
+  override_data {
+    target = data.aws_cloudcontrolapi_resource.scanned_bucket["partner-drop"]
+    values = { properties = "{\"BucketName\":\"partner-drop\"}" }
+  }
+
+  expect_failures = [check.scanned_buckets_versioned]
+}
+
+run "versioning_refuses_an_unversioned_bucket_when_asked" {
+  command = plan
+
+  variables {
+    scanned_bucket_versioning_check = "error"
+  }
+
+  override_data {
+    target = data.aws_cloudcontrolapi_resource.scanned_bucket["partner-drop"]
+    values = { properties = "{\"BucketName\":\"partner-drop\",\"VersioningConfiguration\":{\"Status\":\"Suspended\"}}" }
+  }
+
+  expect_failures = [data.aws_cloudcontrolapi_resource.scanned_bucket]
+}
+
+run "versioning_check_off" {
+  command = plan
+
+  variables {
+    scanned_bucket_versioning_check = "off"
+  }
+
+  assert {
+    condition     = length(data.aws_cloudcontrolapi_resource.scanned_bucket) == 0
+    error_message = "With the check off, Terraform looks nothing up (emulators without Cloud Control)."
   }
 }
 
@@ -288,6 +559,21 @@ run "sqs_trigger" {
   }
 
   assert {
+    condition     = aws_lambda_event_source_mapping.scan_queue[0].function_response_types == toset(["ReportBatchItemFailures"])
+    error_message = "Without ReportBatchItemFailures Lambda deletes the messages of failed records."
+  }
+
+  assert {
+    condition     = one(aws_lambda_event_source_mapping.scan_queue[0].scaling_config).maximum_concurrency == 20
+    error_message = "The mapping's maximum concurrency matches the reserved concurrency."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.scan[0].redrive_policy).maxReceiveCount == 5
+    error_message = "A message is received 5 times before it is given up."
+  }
+
+  assert {
     condition     = aws_sqs_queue.scan[0].visibility_timeout_seconds == 1800
     error_message = "Visibility timeout is six times the scanner timeout."
   }
@@ -303,9 +589,30 @@ run "sqs_trigger" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.scan_redrive) == 1
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.redrive)) == toset(["scan"])
     error_message = "The redrive queue is watched."
   }
+}
+
+run "rejects_sqs_with_a_reserved_concurrency_of_one" {
+  command = plan
+
+  variables {
+    scan_trigger                 = "sqs"
+    scanner_reserved_concurrency = 1
+  }
+
+  expect_failures = [var.scanner_reserved_concurrency]
+}
+
+run "rejects_fewer_than_five_receives" {
+  command = plan
+
+  variables {
+    scan_queue_max_receive_count = 3
+  }
+
+  expect_failures = [var.scan_queue_max_receive_count]
 }
 
 run "quarantine" {
@@ -322,7 +629,7 @@ run "quarantine" {
   }
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.scanner.statement : s.resources if s.sid == "PutIntoQuarantine"]) == toset(["arn:aws:s3:::quarantine/*"])
+    condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.resources if s.sid == "PutIntoQuarantine"]) == toset(["arn:aws:s3:::quarantine/*"])
     error_message = "The scanner may put into the quarantine bucket."
   }
 }
@@ -355,6 +662,193 @@ run "private_mirrors_are_passed_comma_separated" {
   }
 }
 
+# --- ECS worker ------------------------------------------------------------------------
+
+run "worker_routes_large_objects_by_size" {
+  command = apply
+
+  variables {
+    worker_enabled               = true
+    worker_route_threshold_bytes = 1000000000
+  }
+
+  override_data {
+    target = data.terraform_remote_state.network
+    values = {
+      outputs = {
+        private_subnet_ids        = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+        scanner_security_group_id = "sg-0cccccccccccccccc"
+        s3_endpoint_id            = "vpce-0ddddddddddddddddd"
+        s3_endpoint_bucket_names  = ["defs", "quarantine", "uploads", "partner-drop"]
+        interface_endpoint_ids    = { events = "vpce-1", sqs = "vpce-2", "ecr.api" = "vpce-3", "ecr.dkr" = "vpce-4", logs = "vpce-5" }
+      }
+    }
+  }
+
+  override_resource {
+    target = aws_iam_role.worker_task
+    values = { arn = "arn:aws:iam::123456789012:role/s3-clamav-scanner-test-worker-task" }
+  }
+
+  assert {
+    condition     = alltrue([for n in aws_s3_bucket_notification.scanned : n.eventbridge && length(n.lambda_function) == 0 && length(n.queue) == 0]) && length(aws_lambda_permission.s3) == 0
+    error_message = "With the worker, S3 notifies EventBridge only."
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.size_route["scanner"].event_pattern) == {
+      source        = ["aws.s3"]
+      "detail-type" = ["Object Created"]
+      detail = { "$or" = [
+        { bucket = { name = ["partner-drop"] }, object = { key = [{ prefix = "incoming/" }], size = [{ numeric = ["<=", 1000000000] }] } },
+        { bucket = { name = ["uploads"] }, object = { size = [{ numeric = ["<=", 1000000000] }] } },
+      ] }
+    }
+    error_message = "Objects up to the threshold, in the scanned buckets and prefixes, go to the Lambda scanner."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.size_route["worker"].event_pattern).detail["$or"][1].object.size == [{ numeric = [">", 1000000000] }] && aws_cloudwatch_event_rule.size_route["worker"].event_bus_name == null
+    error_message = "Larger objects go to the worker (S3 events are on the default bus)."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.route_to_scanner[0].arn == module.scanner.function_arn && aws_lambda_permission.route_to_scanner[0].source_arn == aws_cloudwatch_event_rule.size_route["scanner"].arn
+    error_message = "The small-object route invokes the scanner, which lets that rule (only) invoke it."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.route_to_worker[0].arn == aws_sqs_queue.worker[0].arn && one([for c in one(data.aws_iam_policy_document.worker_queue[0].statement).condition : c.values if c.variable == "aws:SourceArn"]) == tolist([aws_cloudwatch_event_rule.size_route["worker"].arn])
+    error_message = "The large-object route feeds the worker's queue, which accepts only that rule."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].command == ["worker", "--queue-url", aws_sqs_queue.worker[0].id] && aws_ecs_task_definition.worker[0].requires_compatibilities == toset(["FARGATE"]) && one(aws_ecs_task_definition.worker[0].ephemeral_storage).size_in_gib == 30 && one(aws_ecs_task_definition.worker[0].runtime_platform).cpu_architecture == "ARM64"
+    error_message = "The task runs the scanner image's worker command on Fargate, with 30 GiB of disk, for the images' architecture."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].readonlyRootFilesystem && jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].mountPoints[0].containerPath == "/tmp"
+    error_message = "The worker's root filesystem is read-only; it writes to /tmp on the task's ephemeral storage."
+  }
+
+  assert {
+    condition = { for e in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment : e.name => e.value if contains(["SERVICE_NAME", "SCAN_CONCURRENCY", "MAX_OBJECT_SIZE", "MAX_SCAN_SIZE", "MAX_SCAN_TIME", "AWS_REGION", "TAG_KEY_PROOF"], e.name) } == {
+      SERVICE_NAME     = "s3-clamav-scanner-test-worker"
+      SCAN_CONCURRENCY = "2"
+      MAX_OBJECT_SIZE  = "2147483645"
+      MAX_SCAN_SIZE    = "2147483645"
+      MAX_SCAN_TIME    = "600000"
+      AWS_REGION       = "eu-west-1"
+      TAG_KEY_PROOF    = "scan-proof"
+    }
+    error_message = "The worker's environment names its metrics' Service and its own sizes."
+  }
+
+  assert {
+    condition     = one(aws_ecs_service.worker[0].network_configuration).subnets == toset(["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]) && one(aws_ecs_service.worker[0].network_configuration).security_groups == toset(["sg-0cccccccccccccccc"]) && !one(aws_ecs_service.worker[0].network_configuration).assign_public_ip
+    error_message = "The worker runs in the private subnets with the scanner's security group."
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.worker_task[0].source_policy_documents == tolist([data.aws_iam_policy_document.scanner_common.json]) && one([for s in data.aws_iam_policy_document.worker_task[0].statement : s.resources if s.sid == "ConsumeWorkerQueue"]) == toset([aws_sqs_queue.worker[0].arn])
+    error_message = "The worker has the scanner's permissions plus its own queue."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : toset(one([for c in s.condition : c.values if c.variable == "aws:PrincipalArn"])) == toset([module.scanner.role_arn, "arn:aws:iam::123456789012:role/s3-clamav-scanner-test-worker-task"])])
+    error_message = "The worker's role is exempt from the scanned buckets' protection like the Lambda scanner's."
+  }
+
+  assert {
+    condition     = aws_appautoscaling_target.worker[0].min_capacity == 0 && aws_appautoscaling_target.worker[0].max_capacity == 10 && one(one(aws_appautoscaling_policy.worker_scale_in[0].step_scaling_policy_configuration).step_adjustment).scaling_adjustment == 0 && aws_cloudwatch_metric_alarm.worker_idle[0].alarm_actions == toset([aws_appautoscaling_policy.worker_scale_in[0].arn])
+    error_message = "The worker scales on its queue, down to zero tasks."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.scan_errors["worker"].dimensions == tomap({ Service = "s3-clamav-scanner-test-worker" }) && toset(keys(aws_cloudwatch_metric_alarm.redrive)) == toset(["worker"])
+    error_message = "The worker's scan errors and redrive queue have alarms."
+  }
+}
+
+run "worker_with_the_sqs_trigger" {
+  command = apply
+
+  variables {
+    worker_enabled = true
+    scan_trigger   = "sqs"
+    scanned_buckets = {
+      "uploads" = { filter_prefix = "in/*", filter_suffix = ".pdf" }
+    }
+  }
+
+  override_data {
+    target = data.terraform_remote_state.network
+    values = {
+      outputs = {
+        private_subnet_ids        = ["subnet-0aaaaaaaaaaaaaaaa"]
+        scanner_security_group_id = "sg-0cccccccccccccccc"
+        s3_endpoint_id            = "vpce-0ddddddddddddddddd"
+        s3_endpoint_bucket_names  = ["defs", "uploads"]
+        interface_endpoint_ids    = { events = "vpce-1", sqs = "vpce-2", "ecr.api" = "vpce-3", "ecr.dkr" = "vpce-4", logs = "vpce-5" }
+      }
+    }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.route_to_scanner[0].arn == aws_sqs_queue.scan[0].arn && length(aws_lambda_permission.route_to_scanner) == 0 && one(data.aws_iam_policy_document.scan_queue[0].statement).principals == toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }])
+    error_message = "With the SQS trigger the small-object route feeds the scan queue."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.size_route["scanner"].event_pattern).detail == { bucket = { name = ["uploads"] }, object = { key = [{ wildcard = "in/\\**.pdf" }], size = [{ numeric = ["<=", 2000000000] }] } }
+    error_message = "One bucket needs no $or; prefix and suffix become one wildcard with * escaped."
+  }
+}
+
+run "rejects_a_worker_without_its_endpoints" {
+  command = plan
+
+  variables {
+    worker_enabled = true
+  }
+
+  expect_failures = [aws_ecs_task_definition.worker]
+}
+
+run "rejects_a_worker_disk_smaller_than_the_worst_case" {
+  command = plan
+
+  # 2 * (3 * 2147483645) + 2 * 1024 MiB + 256 MiB + 1 GiB = 15.25 GiB; 4 objects at once need 27.25.
+  variables {
+    worker_scan_concurrency      = 4
+    worker_ephemeral_storage_gib = 27
+  }
+
+  expect_failures = [var.worker_ephemeral_storage_gib]
+}
+
+run "rejects_a_memory_size_fargate_does_not_offer" {
+  command = plan
+
+  variables {
+    worker_cpu       = 1024
+    worker_memory_mb = 16384
+  }
+
+  expect_failures = [var.worker_memory_mb]
+}
+
+run "rejects_a_route_threshold_above_the_lambda_limit" {
+  command = plan
+
+  variables {
+    worker_route_threshold_bytes = 2000000001
+  }
+
+  expect_failures = [var.worker_route_threshold_bytes]
+}
+
 # --- Validation ------------------------------------------------------------------------
 
 run "bucket_missing_from_the_endpoint_policy" {
@@ -364,7 +858,7 @@ run "bucket_missing_from_the_endpoint_policy" {
     scanned_buckets = { "not-in-endpoint" = {} }
   }
 
-  expect_failures = [data.aws_iam_policy_document.scanner]
+  expect_failures = [data.aws_iam_policy_document.scanner_common]
 }
 
 run "rejects_quarantine_without_bucket" {
@@ -387,15 +881,81 @@ run "rejects_unknown_action" {
   expect_failures = [var.infected_action]
 }
 
-run "rejects_objects_larger_than_tmp" {
+run "rejects_a_disk_smaller_than_the_worst_case" {
+  command = plan
+
+  # 1 * (2000000000 + 2 * 2000000000) + 2 * 1024 MiB + 256 MiB = 8026 MiB
+  variables {
+    scanner_ephemeral_storage_mb = 8025
+  }
+
+  expect_failures = [var.scanner_ephemeral_storage_mb]
+}
+
+run "accepts_a_disk_of_exactly_the_worst_case" {
+  command = plan
+
+  # 2 * (1 GiB + 2 * 1 GiB) + 2 * 512 MiB + 256 MiB = 7424 MiB
+  variables {
+    scanner_ephemeral_storage_mb = 7424
+    scanner_scan_concurrency     = 2
+    max_object_size_bytes        = 1073741824
+    definitions_disk_mb          = 512
+  }
+
+  assert {
+    condition     = output.scanner_environment.SCAN_CONCURRENCY == "2" && output.scanner_environment.MAX_SCAN_SIZE == "1073741824"
+    error_message = "The sizes reach the scanner."
+  }
+}
+
+run "rejects_a_disk_too_small_for_the_scan_size" {
   command = plan
 
   variables {
-    scanner_ephemeral_storage_mb = 2048
-    max_object_size_bytes        = 2147483648
+    scanner_ephemeral_storage_mb = 7424
+    scanner_scan_concurrency     = 2
+    max_object_size_bytes        = 1073741824
+    max_scan_size_bytes          = 1073741825
+    definitions_disk_mb          = 512
+  }
+
+  expect_failures = [var.scanner_ephemeral_storage_mb]
+}
+
+run "rejects_objects_libclamav_cannot_scan_whole" {
+  command = plan
+
+  variables {
+    max_object_size_bytes = 2147483646
   }
 
   expect_failures = [var.max_object_size_bytes]
+}
+
+run "accepts_a_scan_time_leaving_30_seconds" {
+  command = plan
+
+  variables {
+    scanner_timeout_seconds = 300
+    max_scan_time_ms        = 270000
+  }
+
+  assert {
+    condition     = output.scanner_environment.MAX_SCAN_TIME == "270000"
+    error_message = "MAX_SCAN_TIME reaches the scanner."
+  }
+}
+
+run "rejects_a_scan_time_too_close_to_the_timeout" {
+  command = plan
+
+  variables {
+    scanner_timeout_seconds = 300
+    max_scan_time_ms        = 270001
+  }
+
+  expect_failures = [var.max_scan_time_ms]
 }
 
 run "rejects_too_little_memory" {
@@ -436,6 +996,26 @@ run "rejects_update_interval_under_an_hour" {
   }
 
   expect_failures = [var.min_update_interval_seconds]
+}
+
+run "rejects_file_custom_urls" {
+  command = plan
+
+  variables {
+    clamav_custom_urls = ["file:///opt/signatures/custom.ndb"]
+  }
+
+  expect_failures = [var.clamav_custom_urls]
+}
+
+run "rejects_custom_urls_without_a_database_file_name" {
+  command = plan
+
+  variables {
+    clamav_custom_urls = ["https://sigs.example.com/download"]
+  }
+
+  expect_failures = [var.clamav_custom_urls]
 }
 
 run "rejects_no_databases_at_all" {
