@@ -58,11 +58,7 @@ class Stack:
         # Versioned, as deployed: the manifest names the versions of its database files.
         for bucket in (self.uploads, self.definitions):
             self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        # As deployed: a message that keeps failing moves to the redrive queue after 5 receives.
-        redrive_url = self.sqs.create_queue(QueueName=f"{self.prefix}-scan-redrive")["QueueUrl"]
-        redrive_arn = self.sqs.get_queue_attributes(QueueUrl=redrive_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.scan_queue_url = self.sqs.create_queue(QueueName=f"{self.prefix}-scan", Attributes={
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": redrive_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+        self.scan_queue_url = self.queue_with_redrive("scan")
         scan_queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.scan_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.s3.put_bucket_notification_configuration(Bucket=self.uploads, NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": scan_queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
@@ -79,6 +75,14 @@ class Stack:
         self.events.put_targets(Rule=f"{self.prefix}-rescan", EventBusName=self.bus,
                                 Targets=[{"Id": "scan", "Arn": scan_queue_arn}])
         return self
+
+    def queue_with_redrive(self, name):
+        """A queue from which a message that keeps failing moves to NAME-redrive after 5 receives
+        (as deployed); returns its URL."""
+        redrive_url = self.sqs.create_queue(QueueName=f"{self.prefix}-{name}-redrive")["QueueUrl"]
+        redrive_arn = self.sqs.get_queue_attributes(QueueUrl=redrive_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return self.sqs.create_queue(QueueName=f"{self.prefix}-{name}", Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": redrive_arn, "maxReceiveCount": "5"})})["QueueUrl"]
 
     def environment(self, **overrides):
         env = {

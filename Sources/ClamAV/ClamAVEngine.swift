@@ -19,17 +19,49 @@ public struct EngineOptions: Sendable, Equatable {
     /// Always on in the scanner; the benchmark turns it off to measure its price, and then
     /// the engine is libclamav alone, with every hole that closes.
     public var accountsForContainers: Bool
+    /// How files larger than libclamav's max file size are scanned; `nil` makes them
+    /// `UNSCANNABLE`.
+    public var largeFiles: LargeFileScanning?
 
     /// Creates options.
     public init(
         limits: ScanLimits = .clamAVDefaults, cacheEnabled: Bool = false, temporaryDirectory: String? = nil,
-        accountsForContainers: Bool = true
+        accountsForContainers: Bool = true, largeFiles: LargeFileScanning? = nil
     ) {
         self.limits = limits
         self.cacheEnabled = cacheEnabled
         self.temporaryDirectory = temporaryDirectory
         self.accountsForContainers = accountsForContainers
+        self.largeFiles = largeFiles
     }
+}
+
+/// Files larger than libclamav scans as one (its max file size, at most `INT_MAX - 2` bytes
+/// in 1.4), up to ``maxSize``: the second unpacker unpacks them when they are containers (their
+/// members are scanned as usual, windowed again when large), and libclamav matches its
+/// signatures against their raw bytes in overlapping windows. A window holds ``windowSize``
+/// bytes and the next one starts ``overlap`` bytes before it ends, so that any signature
+/// whose match spans at most `overlap` bytes is found wherever it lies. Formats whose content
+/// only a libclamav parser can reach (documents, executables, mail...) are not parsed in
+/// windows: such a file is `UNSCANNABLE` unless the second unpacker unpacked it.
+public struct LargeFileScanning: Sendable, Equatable {
+    /// The largest file scanned at all.
+    public var maxSize: Int64
+    /// Bytes in one window (at most libclamav's max file size).
+    public var windowSize: Int64
+    /// Bytes shared by two neighbouring windows.
+    public var overlap: Int64
+
+    /// Windows of 1 GiB sharing 1 MiB by default.
+    public init(maxSize: Int64, windowSize: Int64 = 1 << 30, overlap: Int64 = 1 << 20) {
+        precondition(overlap < windowSize, "the overlap must be smaller than a window")
+        self.maxSize = maxSize
+        self.windowSize = windowSize
+        self.overlap = overlap
+    }
+
+    /// The libclamav types whose content is their raw bytes: windows see all of it.
+    static let rawTypes: Set<String> = ["BINARY_DATA", "TEXT_ASCII", "TEXT_UTF8", "TEXT_UTF16LE", "TEXT_UTF16BE"]
 }
 
 /// A compiled libclamav engine: load a database once, then scan from many tasks at once.
@@ -317,7 +349,7 @@ public final class ClamAVEngine: @unchecked Sendable {
     }
 
     /// Scans one layer with libclamav and all its parsers.
-    func scanWithLibclamav(path: String, session: ScanSession) throws -> LibclamavCall {
+    func scanWithLibclamav(path: String, session: ScanSession, rawBytesOnly: Bool = false) throws -> LibclamavCall {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw ClamAVError(.fileAccess, "cannot open \(path): \(String(cString: strerror(errno)))")
@@ -326,6 +358,13 @@ public final class ClamAVEngine: @unchecked Sendable {
 
         let watcher = LayerWatcher(session: session, maxFileSize: honouredLimits.maxFileSize, blockProblemLayers: options.cacheEnabled)
         var options = scanOptions
+        if rawBytesOnly {
+            // A window of a larger file: signatures against its bytes, no parser (a window
+            // cuts structures at arbitrary points).
+            options.general = 0
+            options.parse = 0
+            options.heuristic = 0
+        }
         var virusName: UnsafePointer<CChar>?
         var scanned: UInt = 0
         let code = withExtendedLifetime(watcher) {

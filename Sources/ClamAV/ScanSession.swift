@@ -39,7 +39,9 @@ final class ScanSession {
         self.engine = engine
         let limits = engine.honouredLimits
         budget = UnpackBudget(
-            limits: UnpackLimits(maxMemberSize: limits.maxFileSize, maxMembers: limits.maxFiles, maxTotalBytes: limits.maxScanSize),
+            limits: UnpackLimits(
+                maxMemberSize: max(limits.maxFileSize, engine.options.largeFiles?.maxSize ?? 0), maxMembers: limits.maxFiles,
+                maxTotalBytes: limits.maxScanSize),
             deadline: deadline
         )
         directory = try PrivateDirectory.create(in: engine.options.temporaryDirectory, prefix: "scan")
@@ -61,15 +63,28 @@ final class ScanSession {
             return
         }
 
+        var unpacked = false
         if engine.options.accountsForContainers {
             let problems = try Unpacker.unpack(path: path, into: directory, budget: budget) { member in
+                unpacked = true
                 guard accounted.insert(member.digest).inserted else { return true }
                 try scan(layer: member.path, location: Self.join(location, member.name), depth: depth + 1)
                 return detections.isEmpty && !isOutOfTime
             }
             for problem in problems { record(location, problem) }
+            unpacked = unpacked && problems.isEmpty
         }
         guard detections.isEmpty, !stopsForTime(location) else { return }
+
+        let size = Self.size(of: path)
+        if size > engine.honouredLimits.maxFileSize, let large = engine.options.largeFiles {
+            guard size <= large.maxSize else {
+                record(location, UnpackProblem(.oversized, "it is \(size) bytes, over the max object size (\(large.maxSize))"))
+                return
+            }
+            try scanInWindows(path, size: size, large: large, location: location, depth: depth, unpacked: unpacked)
+            return
+        }
 
         let call = try engine.scanWithLibclamav(path: path, session: self)
         if depth == 0 { fileType = call.fileType }
@@ -79,6 +94,63 @@ final class ScanSession {
         for layer in call.layers {
             defer { unlink(layer.path) }
             try scan(layer: layer.path, location: Self.join(location, "a \(layer.type) layer libclamav unpacked"), depth: depth + 1)
+        }
+    }
+
+    /// Scans a file larger than libclamav takes as one: its raw bytes window by window (each
+    /// copied to a private file), and, unless the second unpacker unpacked it, only when its
+    /// type is raw bytes throughout (see ``LargeFileScanning``).
+    private func scanInWindows(_ path: String, size: Int64, large: LargeFileScanning, location: String, depth: Int, unpacked: Bool) throws {
+        guard let source = FileHandle(forReadingAtPath: path) else {
+            throw UnpackIOError(message: "cannot open \(path) to scan it in windows")
+        }
+        defer { try? source.close() }
+        let window = (directory as NSString).appendingPathComponent("window")
+        defer { unlink(window) }
+        let step = large.windowSize - large.overlap
+        var offset: Int64 = 0
+        var type: String?
+        while offset < size, detections.isEmpty, !stopsForTime(location) {
+            let length = min(large.windowSize, size - offset)
+            try Self.copy(from: source, offset: offset, length: length, to: window)
+            let call = try engine.scanWithLibclamav(path: window, session: self, rawBytesOnly: true)
+            if type == nil { type = call.fileType }
+            detections += call.detections
+            for problem in call.problems { record(location, problem) }
+            if offset + length >= size { break }
+            offset += step
+        }
+        if depth == 0 { fileType = type }
+        if detections.isEmpty, !unpacked, let type, !LargeFileScanning.rawTypes.contains(type) {
+            record(
+                location,
+                UnpackProblem(
+                    .oversized,
+                    "a \(type) file of \(size) bytes is over the \(engine.honouredLimits.maxFileSize) bytes libclamav parses as one file; "
+                        + "only its raw bytes could be matched"))
+        }
+    }
+
+    private static func size(of path: String) -> Int64 {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int64(status.st_size) : 0
+    }
+
+    /// Copies `length` bytes from `offset` of `source` into a new file at `path`, in 8 MiB reads.
+    private static func copy(from source: FileHandle, offset: Int64, length: Int64, to path: String) throws {
+        unlink(path)
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let target = FileHandle(forWritingAtPath: path)
+        else { throw UnpackIOError(message: "cannot create \(path)") }
+        defer { try? target.close() }
+        try source.seek(toOffset: UInt64(offset))
+        var left = length
+        while left > 0 {
+            guard let chunk = try source.read(upToCount: Int(min(left, 8 << 20))), !chunk.isEmpty else {
+                throw UnpackIOError(message: "the file ended \(left) bytes early while it was scanned in windows")
+            }
+            try target.write(contentsOf: chunk)
+            left -= Int64(chunk.count)
         }
     }
 

@@ -374,6 +374,7 @@ public struct UnpackProblem: Sendable, Equatable, CustomStringConvertible {
 
 /// Writing an unpacked member failed (for example a full disk): a failure, not a verdict.
 public struct UnpackIOError: Error, CustomStringConvertible {
+    public init(message: String) { self.message = message }
     /// What failed.
     public let message: String
     public var description: String { message }

@@ -199,6 +199,43 @@ import Testing
         }
     }
 
+    /// Copies above the copy threshold (5 GiB in production, 5 MiB here) go part by part with
+    /// UploadPartCopy, pinned to the source version and entity tag: the copy is the exact
+    /// bytes of that version, and a replaced source stops it.
+    @Test func largeCopyThroughUploadPartCopyPinnedToTheVersion() async throws {
+        let environment = try MotoAuthEnvironment.load()
+        try await withHTTPClient { httpClient in
+            let s3 = try makeS3(httpClient, environment, transfer: S3TransferOptions(copyThreshold: 5 << 20, copyPartSize: 5 << 20))
+            let bucket = Self.uniqueName("copy-source")
+            let quarantine = Self.uniqueName("copy-target")
+            try await s3.createBucket(bucket)
+            try await s3.createBucket(quarantine)
+            try await s3.putBucketVersioning(bucket, enabled: true)
+            let data = testBytes(count: (12 << 20) + 12_345, seed: 42)
+            let first = try await s3.putObject(bucket: bucket, key: "big.bin", data: data, contentType: "application/x-big")
+            _ = try await s3.putObject(bucket: bucket, key: "big.bin", data: testBytes(count: 6 << 20, seed: 7))  // a newer version
+
+            let copied = try await s3.copyObject(
+                sourceBucket: bucket, sourceKey: "big.bin", sourceVersionID: first.versionID, sourceIfMatch: first.eTag,
+                destinationBucket: quarantine, destinationKey: "q/big.bin", tags: [S3Tag(key: "scan-status", value: "INFECTED")])
+            #expect(copied.eTag.hasSuffix("-3"), "three parts: \(copied.eTag)")
+            guard case .modified(let body, let metadata) = try await s3.getObject(bucket: quarantine, key: "q/big.bin", ifNoneMatch: nil) else {
+                Issue.record("the copy is missing")
+                return
+            }
+            #expect(body == data, "the pinned version's bytes, not the newer version's")
+            #expect(metadata.contentType == "application/x-big")
+            #expect(try await s3.getObjectTagging(bucket: quarantine, key: "q/big.bin") == [S3Tag(key: "scan-status", value: "INFECTED")])
+
+            let stale = await #expect(throws: AWSError.self) {
+                try await s3.copyObject(
+                    sourceBucket: bucket, sourceKey: "big.bin", sourceVersionID: nil, sourceIfMatch: first.eTag,
+                    destinationBucket: quarantine, destinationKey: "q/stale.bin", tags: [])
+            }
+            #expect(stale?.isPreconditionFailed == true, "\(String(describing: stale))")
+        }
+    }
+
     @Test func eventBridgePutEvents() async throws {
         let environment = try MotoAuthEnvironment.load()
         try await withHTTPClient { httpClient in

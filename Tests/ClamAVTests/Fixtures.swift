@@ -40,8 +40,11 @@ enum Fixtures {
         return path
     }
 
-    static func engine(_ limits: ScanLimits = .clamAVDefaults, cache: Bool = false) async throws -> ClamAVEngine {
-        try await ClamAVEngine.load(databaseDirectory: database, options: EngineOptions(limits: limits, cacheEnabled: cache))
+    static func engine(_ limits: ScanLimits = .clamAVDefaults, cache: Bool = false, largeFiles: LargeFileScanning? = nil) async throws
+        -> ClamAVEngine
+    {
+        try await ClamAVEngine.load(
+            databaseDirectory: database, options: EngineOptions(limits: limits, cacheEnabled: cache, largeFiles: largeFiles))
     }
 
     private static func run(_ script: String, _ argument: String) {

@@ -1,3 +1,4 @@
+import ClamAV
 import Environment
 import Testing
 
@@ -45,6 +46,16 @@ struct ConfigurationTests {
         #expect(configuration.tagKeys.status == "av-status")
     }
 
+    /// Objects over what libclamav scans whole are scanned in windows, up to 100 GiB.
+    @Test func largeObjectsAreScannedInWindows() throws {
+        let worker = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs", "MAX_OBJECT_SIZE": "107374182400"])
+        #expect(worker.limits.maxFileSize == 2_147_483_645, "capped where libclamav 1.4 caps it")
+        #expect(worker.largeFiles == LargeFileScanning(maxSize: 107_374_182_400, windowSize: 1 << 30, overlap: 1 << 20))
+        let small = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs", "MAX_OBJECT_SIZE": "8000000", "MAX_FILE_SIZE": "1000000"])
+        #expect(small.largeFiles == LargeFileScanning(maxSize: 8_000_000, windowSize: 750_000, overlap: 187_500))
+        #expect(try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs"]).largeFiles == nil)
+    }
+
     @Test func coverageVariablesAreRead() throws {
         let configuration = try ScannerConfiguration(environment: [
             "DEFINITIONS_BUCKET": "defs", "FILE_TYPE_POLICY": "uploads/avatars/=png, jpeg;docs=PDF", "BLOCKED_ACTION": "delete",
@@ -70,8 +81,9 @@ struct ConfigurationTests {
         (["INFECTED_ACTION": "quarantine"], "QUARANTINE_BUCKET: is required when INFECTED_ACTION is quarantine"),
         (["MAX_OBJECT_SIZE": "10GB"], "MAX_OBJECT_SIZE: must be a whole number, got \"10GB\""),
         (["MAX_OBJECT_SIZE": "0"], "MAX_OBJECT_SIZE: must be between 1 and 107374182400, got 0"),
-        // libclamav 1.4 would silently scan only the first INT_MAX - 2 bytes.
-        (["MAX_OBJECT_SIZE": "2147483648"], "MAX_OBJECT_SIZE: is 2147483648 bytes, but libclamav "),
+        // libclamav 1.4 would silently scan only the first INT_MAX - 2 bytes of a file.
+        (["MAX_OBJECT_SIZE": "3000000000", "MAX_FILE_SIZE": "2147483648"], "MAX_FILE_SIZE: is 2147483648 bytes, but libclamav "),
+        (["MAX_OBJECT_SIZE": "1000000", "MAX_FILE_SIZE": "2000000"], "MAX_FILE_SIZE: must be between 65536 and 1000000, got 2000000"),
         (["MAX_SCAN_TIME": "0"], "MAX_SCAN_TIME: must be between 1000 and 3600000, got 0"),
         (["PUBLISH_CLEAN_RESULTS": "maybe"], "PUBLISH_CLEAN_RESULTS: must be true or false, got \"maybe\""),
         (["DEFINITIONS_CHECK_INTERVAL": "-5"], "DEFINITIONS_CHECK_INTERVAL: must be between 0 and 86400, got -5"),

@@ -1,9 +1,13 @@
 """Every object, on moto through the real binaries: a backfill of two thousand objects with
 `scanner enqueue` (some already scanned, one with a forged verdict; killed part-way and
-resumed), and the rescan after new definitions (the updater's Definitions Updated, the bus rule
-to the scan queue, the worker listing the bucket and scanning again). Needs the debug build
-and MOTO_ENDPOINT (scripts/test.sh)."""
+resumed); the rescan after new definitions (the updater's Definitions Updated, the bus rule
+to the scan queue, the worker listing the bucket and scanning again); an object over the
+Lambda scanner's limit handed to the worker and scanned there in windows; a quarantine by
+multipart copy. Sizes are scaled down by configuration (MAX_OBJECT_SIZE, MAX_FILE_SIZE,
+MULTIPART_COPY_THRESHOLD); bench/ runs the full sizes. Needs the debug build and
+MOTO_ENDPOINT (scripts/test.sh)."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -40,8 +44,8 @@ def scanner(stack, *arguments, **settings):
     return [os.path.join(BIN, "scanner"), *arguments], {**os.environ, **stack.environment(**settings)}
 
 
-def invoke(stack, event):
-    command, env = scanner(stack, "invoke", "--event", "-")
+def invoke(stack, event, **settings):
+    command, env = scanner(stack, "invoke", "--event", "-", **settings)
     done = subprocess.run(command, input=json.dumps(event), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -164,3 +168,52 @@ def test_new_definitions_rescan_recent_clean_objects(endpoint, samples, tmp_path
     assert results["rs/clean.txt"]["verdict"] == "CLEAN"
     assert results["rs/clean.txt"]["definitions"]["version"] != results_by_key(first)["rs/clean.txt"]["detail"]["definitions"]["version"]
     assert stack.versions("rs/threat.bin") == [], "the infected version is gone"
+
+
+def test_object_over_the_lambda_limit_is_handed_to_the_worker_and_scanned_in_windows(endpoint, samples, tmp_path):
+    stack = new_stack(endpoint)
+    publish(stack, f"{samples}/db")
+    large_queue = stack.queue_with_redrive("large")
+    body = os.urandom(5 << 20) + EICAR  # the threat at the very end of the last window
+    (tmp_path / "large.bin").write_bytes(body)
+    version = stack.upload("big/large.bin", str(tmp_path / "large.bin"))
+
+    # The Lambda scanner (1 MiB of disk, say) hands it over instead of calling it UNSCANNABLE.
+    report = invoke(stack, {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": stack.uploads}, "object": {"key": "big/large.bin", "versionId": version}}}]},
+        MAX_OBJECT_SIZE=1 << 20, LARGE_OBJECT_QUEUE_URL=large_queue)
+    handed = report["units"][0]["objects"][0]
+    assert (handed["action"], handed.get("verdict")) == ("HANDED_OVER", None), handed
+    assert stack.tags("big/large.bin") == {}, "no verdict until the worker has scanned it"
+
+    # The worker, whose libclamav takes 1 MiB at once (2 GiB in production), scans it in windows.
+    worker = Worker(stack, queue_url=large_queue, MAX_OBJECT_SIZE=64 << 20, MAX_FILE_SIZE=1 << 20)
+    try:
+        events = stack.collect_events(lambda evs: "big/large.bin" in results_by_key(evs))
+    finally:
+        status, errors = worker.stop()
+    assert status == 0, errors
+    detail = results_by_key(events)["big/large.bin"]["detail"]
+    assert (detail["verdict"], detail["action"]) == ("INFECTED", "DELETED"), detail
+    assert detail["s3ObjectDetails"]["versionId"] == version and detail["s3ObjectDetails"]["size"] == len(body)
+    assert version not in stack.versions("big/large.bin")
+
+
+def test_quarantine_above_the_copy_threshold_is_a_multipart_copy(endpoint, samples, tmp_path):
+    stack = new_stack(endpoint)
+    publish(stack, f"{samples}/db")
+    body = EICAR + os.urandom(12 << 20)
+    (tmp_path / "infected.bin").write_bytes(body)
+    version = stack.upload("mq/infected.bin", str(tmp_path / "infected.bin"))
+    worker = Worker(stack, INFECTED_ACTION="quarantine", MULTIPART_COPY_THRESHOLD=5 << 20)
+    try:
+        events = stack.collect_events(lambda evs: "mq/infected.bin" in results_by_key(evs))
+    finally:
+        status, errors = worker.stop()
+    assert status == 0, errors
+    assert results_by_key(events)["mq/infected.bin"]["detail"]["action"] == "QUARANTINED"
+    copied = stack.s3.get_object(Bucket=stack.quarantine, Key="mq/infected.bin")
+    assert re.search(r"-[0-9]+$", copied["ETag"].strip('"')), "a multipart copy's entity tag ends in -<parts>"
+    assert copied["Body"].read() == body
+    assert stack.tags("mq/infected.bin", bucket=stack.quarantine)["scan-status"] == "INFECTED"
+    assert version not in stack.versions("mq/infected.bin")

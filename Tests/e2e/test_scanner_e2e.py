@@ -46,9 +46,9 @@ def publish(stack, database):
 class Worker:
     """The real worker, stopped with SIGTERM."""
 
-    def __init__(self, stack, **settings):
+    def __init__(self, stack, queue_url=None, **settings):
         env = {**os.environ, **stack.environment(**settings)}
-        self.process = subprocess.Popen([os.path.join(BIN, "scanner"), "worker", "--queue-url", stack.scan_queue_url],
+        self.process = subprocess.Popen([os.path.join(BIN, "scanner"), "worker", "--queue-url", queue_url or stack.scan_queue_url],
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def stop(self):

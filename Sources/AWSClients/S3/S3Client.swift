@@ -194,8 +194,12 @@ public struct S3Client: Sendable {
 
     // MARK: CopyObject
 
-    /// CopyObject of one source version (up to 5 GiB, S3's limit for a single copy), e.g. into a
-    /// quarantine bucket. Tags are copied unless `tags` replaces them.
+    /// Copies one source version, e.g. into a quarantine bucket. The source is headed first
+    /// (pinned to its version and, when given, its entity tag). Up to
+    /// ``S3TransferOptions/copyThreshold`` one CopyObject copies it, its tags too unless
+    /// `tags` replaces them; above (S3 copies at most 5 GiB at once), a multipart upload of
+    /// UploadPartCopy parts, each pinned to the same version and entity tag, with `tags` and
+    /// the source's content type.
     @discardableResult
     public func copyObject(
         sourceBucket: String, sourceKey: String, sourceVersionID: String? = nil, sourceIfMatch: String? = nil,
@@ -204,6 +208,19 @@ public struct S3Client: Sendable {
         let (host, path) = location(bucket: destinationBucket, key: destinationKey)
         var source = "/\(SigV4Signer.uriEncode(sourceBucket))/\(SigV4Signer.uriEncode(sourceKey, encodeSlash: false))"
         if let sourceVersionID { source += "?versionId=\(SigV4Signer.uriEncode(sourceVersionID))" }
+        // The source's size decides between one CopyObject and a multipart copy.
+        let head = try await headObject(bucket: sourceBucket, key: sourceKey, versionID: sourceVersionID, ifMatch: sourceIfMatch)
+        if head.size > transferOptions.copyThreshold {
+            let source = source
+            return try await multipartUpload(
+                bucket: destinationBucket, key: destinationKey, contentType: head.contentType, tags: tags ?? [], size: head.size,
+                partSize: transferOptions.copyPartSize, concurrency: transferOptions.uploadConcurrency
+            ) { partNumber, uploadID, offset, length in
+                try await self.uploadPartCopy(
+                    bucket: destinationBucket, key: destinationKey, uploadID: uploadID, partNumber: partNumber, source: source,
+                    sourceIfMatch: sourceIfMatch ?? head.eTag, offset: offset, length: length)
+            }
+        }
         var headers: [(name: String, value: String)] = [(name: "x-amz-copy-source", value: source)]
         if let sourceIfMatch { headers.append((name: "x-amz-copy-source-if-match", value: Self.quoted(sourceIfMatch))) }
         if let tags {

@@ -17,8 +17,23 @@ extension S3Client {
             let body = try await file.read(count: Int(size), at: 0)
             return try await putObject(bucket: bucket, key: key, body: body, contentType: contentType, tags: tags)
         }
+        return try await multipartUpload(
+            bucket: bucket, key: key, contentType: contentType, tags: tags, size: size, partSize: transferOptions.uploadPartSize,
+            concurrency: transferOptions.uploadConcurrency
+        ) { partNumber, uploadID, offset, length in
+            let body = try await file.read(count: Int(length), at: offset)
+            return try await self.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, body: body)
+        }
+    }
+
+    /// A multipart upload of `size` bytes: `part` writes the part at `offset` of `length`
+    /// bytes and returns its entity tag; several run at once; any failure aborts the upload.
+    func multipartUpload(
+        bucket: String, key: String, contentType: String?, tags: [S3Tag], size: Int64, partSize: Int64, concurrency: Int,
+        part: @escaping @Sendable (_ partNumber: Int, _ uploadID: String, _ offset: Int64, _ length: Int64) async throws -> String
+    ) async throws -> S3WriteResult {
         // S3 allows at most 10,000 parts of at most 5 GiB.
-        let partSize = max(transferOptions.uploadPartSize, (size + 9_999) / 10_000)
+        let partSize = max(partSize, (size + 9_999) / 10_000)
         let uploadID = try await createMultipartUpload(bucket: bucket, key: key, contentType: contentType, tags: tags)
         do {
             let partCount = Int((size + partSize - 1) / partSize)
@@ -28,13 +43,10 @@ extension S3Client {
                 func addPart(_ index: Int) {
                     group.addTask {
                         let offset = Int64(index) * partSize
-                        let length = Int(min(partSize, size - offset))
-                        let body = try await file.read(count: length, at: offset)
-                        let eTag = try await self.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: index + 1, body: body)
-                        return (index, eTag)
+                        return (index, try await part(index + 1, uploadID, offset, min(partSize, size - offset)))
                     }
                 }
-                while next < min(transferOptions.uploadConcurrency, partCount) {
+                while next < min(concurrency, partCount) {
                     addPart(next)
                     next += 1
                 }
@@ -51,6 +63,25 @@ extension S3Client {
             try? await abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID)
             throw error
         }
+    }
+
+    /// UploadPartCopy of a byte range of one source version (only while its entity tag is
+    /// still `sourceIfMatch`, when given); returns the part's entity tag.
+    func uploadPartCopy(
+        bucket: String, key: String, uploadID: String, partNumber: Int, source: String, sourceIfMatch: String?, offset: Int64, length: Int64
+    ) async throws -> String {
+        let (host, path) = location(bucket: bucket, key: key)
+        var headers: [(name: String, value: String)] = [
+            (name: "x-amz-copy-source", value: source), (name: "x-amz-copy-source-range", value: "bytes=\(offset)-\(offset + length - 1)"),
+        ]
+        if let sourceIfMatch { headers.append((name: "x-amz-copy-source-if-match", value: Self.quoted(sourceIfMatch))) }
+        let response = try await core.execute(
+            method: .PUT, host: host, path: path,
+            query: [(name: "partNumber", value: String(partNumber)), (name: "uploadId", value: uploadID)], headers: headers)
+        guard let eTag = try Self.parseResultOrError(response).string("ETag") else {
+            throw AWSClientError.invalidResponse("UploadPartCopy answered no ETag")
+        }
+        return eTag
     }
 
     /// CreateMultipartUpload; returns the upload ID.

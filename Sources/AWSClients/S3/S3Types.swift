@@ -203,11 +203,17 @@ public struct S3TransferOptions: Sendable, Equatable {
     public var uploadPartSize: Int64
     /// Parts in flight at once.
     public var uploadConcurrency: Int
+    /// Objects larger than this are copied with a multipart upload of UploadPartCopy parts
+    /// (S3 copies at most 5 GiB in one CopyObject).
+    public var copyThreshold: Int64
+    /// The size of one copied part (at least 5 MiB; grown to fit 10,000 parts).
+    public var copyPartSize: Int64
 
     /// Creates transfer options.
     public init(
         downloadThreshold: Int64 = 8 << 20, downloadPartSize: Int64 = 8 << 20, downloadConcurrency: Int = 10,
-        uploadThreshold: Int64 = 16 << 20, uploadPartSize: Int64 = 8 << 20, uploadConcurrency: Int = 8
+        uploadThreshold: Int64 = 16 << 20, uploadPartSize: Int64 = 8 << 20, uploadConcurrency: Int = 8,
+        copyThreshold: Int64 = 5 << 30, copyPartSize: Int64 = 512 << 20
     ) {
         self.downloadThreshold = downloadThreshold
         self.downloadPartSize = max(1, downloadPartSize)
@@ -215,5 +221,7 @@ public struct S3TransferOptions: Sendable, Equatable {
         self.uploadThreshold = uploadThreshold
         self.uploadPartSize = max(5 << 20, uploadPartSize)
         self.uploadConcurrency = max(1, uploadConcurrency)
+        self.copyThreshold = min(5 << 30, copyThreshold)
+        self.copyPartSize = min(5 << 30, max(5 << 20, copyPartSize))
     }
 }

@@ -53,6 +53,12 @@ public struct ScannerConfiguration: Sendable, Equatable {
     public var scanQueueURL: String?
     /// The rescan after new definitions; `nil` when it is off.
     public var rescan: RescanSettings?
+    /// Objects larger than this are quarantined with a multipart copy (`MULTIPART_COPY_THRESHOLD`,
+    /// S3's single-copy limit of 5 GiB by default).
+    public var multipartCopyThreshold: Int64
+    /// Where objects over `maxObjectSize` are handed on (the worker's queue) instead of being
+    /// `UNSCANNABLE` (`LARGE_OBJECT_QUEUE_URL`).
+    public var largeObjectQueueURL: String?
     /// Objects larger than this many bytes are `UNSCANNABLE` without being downloaded.
     public var maxObjectSize: Int64
     /// Whether `CLEAN` results are published too.
@@ -61,8 +67,11 @@ public struct ScannerConfiguration: Sendable, Equatable {
     public var definitionsCheckInterval: Int
     /// Hours after which the database counts as stale.
     public var maxDefinitionsAgeHours: Int
-    /// The scan limits inside one object (archives).
+    /// The scan limits inside one object (archives); `maxFileSize` is what libclamav scans whole.
     public var limits: ScanLimits
+    /// How files over `limits.maxFileSize` and up to `maxObjectSize` are scanned; `nil` when
+    /// every object fits libclamav whole.
+    public var largeFiles: LargeFileScanning?
     /// The tag names.
     public var tagKeys: TagKeys
     /// Where the scanner keeps its private folder for objects, databases and unpacked members.
@@ -87,6 +96,8 @@ public struct ScannerConfiguration: Sendable, Equatable {
         filters = try ScanFilters(reader)
         scanQueueURL = reader.optional("SCAN_QUEUE_URL")
         rescan = try RescanSettings(reader)
+        largeObjectQueueURL = reader.optional("LARGE_OBJECT_QUEUE_URL")
+        multipartCopyThreshold = try reader.integer("MULTIPART_COPY_THRESHOLD", default: 5 << 30, in: (5 << 20)...(5 << 30))
         if rescan != nil, scanQueueURL == nil {
             throw ConfigurationError("SCAN_QUEUE_URL", "is required when RESCAN_BUCKETS is set (the rescan queues its objects there)")
         }
@@ -94,16 +105,33 @@ public struct ScannerConfiguration: Sendable, Equatable {
         publishCleanResults = try reader.bool("PUBLISH_CLEAN_RESULTS", default: true)
         definitionsCheckInterval = try reader.integer("DEFINITIONS_CHECK_INTERVAL", default: 300, in: 0...86_400)
         maxDefinitionsAgeHours = try reader.integer("MAX_DEFINITIONS_AGE", default: 48, in: 1...8_760)
-        // The object itself must fit the engine's file limit, or libclamav would scan only
-        // part of it; each unpacker may unpack as much again from it.
-        limits = ScanLimits(
-            maxFileSize: maxObjectSize,
+        // libclamav scans a file (the object or a member) whole up to its max file size, set
+        // from MAX_FILE_SIZE (default MAX_OBJECT_SIZE, capped at what libclamav honours);
+        // larger ones, up to MAX_OBJECT_SIZE, are scanned in windows. Each unpacker may
+        // unpack MAX_SCAN_SIZE from one object.
+        let fileSizeSet = reader.optional("MAX_FILE_SIZE") != nil
+        var limits = ScanLimits(
+            maxFileSize: try reader.integer("MAX_FILE_SIZE", default: maxObjectSize, in: (min(65_536, maxObjectSize))...maxObjectSize),
             maxScanSize: try reader.integer("MAX_SCAN_SIZE", default: maxObjectSize, in: 1...(200 << 30)),
             maxFiles: try reader.integer("MAX_FILES", default: ScanLimits.clamAVDefaults.maxFiles, in: 1...1_000_000),
             maxRecursion: try reader.integer("MAX_RECURSION", default: ScanLimits.clamAVDefaults.maxRecursion, in: 1...64),
             maxScanTimeMilliseconds: try reader.integer("MAX_SCAN_TIME", default: 120_000, in: 1_000...3_600_000)
         )
-        try Self.checkHonoured(limits)
+        let honoured = try Self.honoured(limits)
+        if honoured.maxFileSize != limits.maxFileSize {
+            guard !fileSizeSet else {
+                throw ConfigurationError(
+                    "MAX_FILE_SIZE",
+                    "is \(limits.maxFileSize) bytes, but libclamav \(ClamAVLibrary.version) scans at most \(honoured.maxFileSize) bytes as one file"
+                )
+            }
+            limits.maxFileSize = honoured.maxFileSize
+        }
+        self.limits = limits
+        if maxObjectSize > limits.maxFileSize {
+            let window = min(Int64(1) << 30, limits.maxFileSize / 4 * 3)
+            largeFiles = LargeFileScanning(maxSize: maxObjectSize, windowSize: window, overlap: min(Int64(1) << 20, window / 4))
+        }
         scanConcurrency = try reader.integer("SCAN_CONCURRENCY", default: 2, in: 1...64)
         serviceName = reader.optional("SERVICE_NAME") ?? reader.optional("AWS_LAMBDA_FUNCTION_NAME") ?? "scanner"
         var keys = TagKeys()
@@ -153,32 +181,28 @@ public struct ScannerConfiguration: Sendable, Equatable {
     }
 
     /// libclamav caps some limits without an error (the max file size at `INT_MAX - 2` in
-    /// 1.4): a limit it would not apply as given stops start-up, naming the variable.
-    private static func checkHonoured(_ limits: ScanLimits) throws {
+    /// 1.4): the limits as it would apply them; a scan size it would change stops start-up.
+    private static func honoured(_ limits: ScanLimits) throws -> ScanLimits {
         let honoured: ScanLimits
         do {
             honoured = try ClamAVEngine.honouredLimits(for: limits)
         } catch {
             throw ConfigurationError("MAX_OBJECT_SIZE", "cannot check the limits with libclamav: \(error)")
         }
-        if honoured.maxFileSize != limits.maxFileSize {
-            throw ConfigurationError(
-                "MAX_OBJECT_SIZE",
-                "is \(limits.maxFileSize) bytes, but libclamav \(ClamAVLibrary.version) scans at most \(honoured.maxFileSize) bytes as one file"
-            )
-        }
         if honoured.maxScanSize != limits.maxScanSize {
             throw ConfigurationError(
                 "MAX_SCAN_SIZE", "is \(limits.maxScanSize) bytes, but libclamav \(ClamAVLibrary.version) applies \(honoured.maxScanSize)"
             )
         }
+        return honoured
     }
 }
 
 extension ScannerConfiguration: Encodable {
     private enum CodingKeys: String, CodingKey {
         case definitions, eventBusName, infectedAction, blockedAction, fileTypePolicy, filters, scanQueueURL, rescanBuckets, rescanWindowHours
-        case quarantineBucket, maxObjectSize
+        case largeObjectQueueURL, multipartCopyThreshold
+        case quarantineBucket, maxObjectSize, maxFileSize, scanWindow
         case maxScanSize, maxFiles, maxRecursion, maxScanTimeMilliseconds, publishCleanResults
         case definitionsCheckInterval, maxDefinitionsAgeHours, tagKeys, workDirectory, scanConcurrency, serviceName
     }
@@ -208,11 +232,17 @@ extension ScannerConfiguration: Encodable {
             try container.encode(filters.buckets, forKey: .filters)
         }
         try container.encodeIfPresent(scanQueueURL, forKey: .scanQueueURL)
+        try container.encodeIfPresent(largeObjectQueueURL, forKey: .largeObjectQueueURL)
+        try container.encode(multipartCopyThreshold, forKey: .multipartCopyThreshold)
         if let rescan {
             try container.encode(rescan.targets.map { $0.prefix.isEmpty ? $0.bucket : "\($0.bucket)/\($0.prefix)" }, forKey: .rescanBuckets)
             try container.encode(rescan.windowHours, forKey: .rescanWindowHours)
         }
         try container.encode(maxObjectSize, forKey: .maxObjectSize)
+        try container.encode(limits.maxFileSize, forKey: .maxFileSize)
+        if let largeFiles {
+            try container.encode(["size": largeFiles.windowSize, "overlap": largeFiles.overlap], forKey: .scanWindow)
+        }
         try container.encode(limits.maxScanSize, forKey: .maxScanSize)
         try container.encode(limits.maxFiles, forKey: .maxFiles)
         try container.encode(limits.maxRecursion, forKey: .maxRecursion)

@@ -139,7 +139,7 @@ public actor DefinitionsProvider {
             }
             let engine = try await ClamAVEngine.load(
                 databaseDirectory: directory,
-                options: EngineOptions(limits: configuration.limits, temporaryDirectory: workDirectory)
+                options: EngineOptions(limits: configuration.limits, temporaryDirectory: workDirectory, largeFiles: configuration.largeFiles)
             )
             let previous = loaded
             loaded = LoadedDefinitions(engine: engine, manifest: manifest, directory: directory)

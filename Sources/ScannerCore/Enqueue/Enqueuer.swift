@@ -231,7 +231,7 @@ public struct Enqueuer: Sendable {
     private func send(_ objects: [S3ObjectSummary], options: Options, to queueURL: String, sender: any MessageSender, limiter: RateLimiter)
         async throws
     {
-        let trigger = options.selection == .rescan ? "Rescan" : "Backfill"
+        let trigger = options.selection == .rescan ? "rescan" : "backfill"
         let batches = stride(from: 0, to: objects.count, by: 10).map { Array(objects[$0..<min($0 + 10, objects.count)]) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
@@ -242,54 +242,16 @@ public struct Enqueuer: Sendable {
                 }
                 await limiter.take(batch.count)
                 let bodies = batch.map {
-                    Self.message(bucket: options.bucket, object: $0, trigger: trigger, definitionsNeeded: options.definitionsNeeded)
+                    ObjectRef(
+                        bucket: options.bucket, key: $0.key, eTag: $0.eTag, size: $0.size, trigger: trigger,
+                        definitionsNeeded: options.definitionsNeeded
+                    ).notification
                 }
                 group.addTask { try await sender.sendMessageBatch(queueURL: queueURL, bodies: bodies) }
                 inFlight += 1
             }
             try await group.waitForAll()
         }
-    }
-
-    /// An S3 notification with one record, as S3 would send it for the object (the key
-    /// form-encoded), named `ObjectCreated:Backfill` or `ObjectCreated:Rescan`; a rescan names
-    /// the definitions it needs.
-    static func message(bucket: String, object: S3ObjectSummary, trigger: String, definitionsNeeded: DefinitionsUpdate?) -> String {
-        // swift-format-ignore: AlwaysUseLowerCamelCase
-        // S3's notification field names.
-        struct Notification: Encodable {
-            struct Record: Encodable {
-                struct S3: Encodable {
-                    struct Bucket: Encodable { var name: String }
-                    struct Object: Encodable {
-                        var key: String
-                        var size: Int64
-                        var eTag: String
-                    }
-                    var bucket: Bucket
-                    var object: Object
-                }
-                struct ScanRequest: Encodable { var definitions: DefinitionsUpdate.Wire }
-                var eventVersion = "2.1"
-                var eventSource = BusEvent.source
-                var eventTime: String
-                var eventName: String
-                var s3: S3
-                var scanRequest: ScanRequest?
-            }
-            var Records: [Record]
-        }
-        let record = Notification.Record(
-            eventTime: Timestamp.string(Date()), eventName: "ObjectCreated:\(trigger)",
-            s3: .init(
-                bucket: .init(name: bucket),
-                object: .init(
-                    key: InvocationEvent.formEncode(object.key), size: object.size, eTag: object.eTag.replacingOccurrences(of: "\"", with: ""))),
-            scanRequest: definitionsNeeded.map { .init(definitions: $0.wire) })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding these plain strings and numbers cannot fail.
-        return String(decoding: (try? encoder.encode(Notification(Records: [record]))) ?? Data(), as: UTF8.self)
     }
 
     /// The listing position and counts of a run, kept in the checkpoint file.

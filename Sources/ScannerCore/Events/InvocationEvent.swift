@@ -138,10 +138,9 @@ public struct InvocationEvent: Sendable, Equatable {
             return .malformed("record \(index) in bucket \(bucket) has a key that is not valid URL encoding: \(encodedKey)")
         }
         let object = s3["object"]
-        // `scanner enqueue` sends records of this shape, named ObjectCreated:Backfill or
-        // ObjectCreated:Rescan, with its own event source (and, for a rescan, the definitions
-        // the scan needs).
-        let ours = record["eventSource"]?.string == BusEvent.source
+        // The scanner's own records (``ObjectRef/notification``) carry the trigger and the
+        // definitions a rescan needs.
+        let request = record["eventSource"]?.string == BusEvent.source ? record["scanRequest"] : nil
         return .object(
             ObjectRef(
                 bucket: bucket,
@@ -149,8 +148,8 @@ public struct InvocationEvent: Sendable, Equatable {
                 versionID: object?["versionId"]?.string.flatMap { $0.isEmpty ? nil : $0 },
                 eTag: object?["eTag"]?.string.map(unquote),
                 size: object?["size"]?.integer,
-                trigger: ours ? eventName.dropFirst("ObjectCreated:".count).lowercased() : nil,
-                definitionsNeeded: ours ? DefinitionsUpdate(record["scanRequest"]?["definitions"]) : nil
+                trigger: request?["trigger"]?.string,
+                definitionsNeeded: DefinitionsUpdate(request?["definitions"])
             ))
     }
 

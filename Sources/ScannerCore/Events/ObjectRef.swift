@@ -1,3 +1,4 @@
+import BusEvents
 import Foundation
 
 /// One S3 object version that an event asks the scanner about.
@@ -35,5 +36,52 @@ public struct ObjectRef: Sendable, Equatable, Hashable, CustomStringConvertible 
 
     public var description: String {
         "s3://\(bucket)/\(key)" + (versionID.map { " (version \($0))" } ?? "")
+    }
+}
+
+extension ObjectRef {
+    /// The S3 notification (one record) the scanner sends itself for this object: queued by
+    /// `scanner enqueue` or the rescan, or handed to the large-object queue. The key is
+    /// form-encoded as S3 encodes it; `eventSource` is this product's, and `scanRequest`
+    /// carries what S3's records have no field for (the trigger, the definitions needed).
+    public var notification: String {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // S3's notification field names.
+        struct Notification: Encodable {
+            struct Record: Encodable {
+                struct S3: Encodable {
+                    struct Bucket: Encodable { var name: String }
+                    struct Object: Encodable {
+                        var key: String
+                        var versionId: String?
+                        var size: Int64?
+                        var eTag: String?
+                    }
+                    var bucket: Bucket
+                    var object: Object
+                }
+                struct ScanRequest: Encodable {
+                    var trigger: String?
+                    var definitions: DefinitionsUpdate.Wire?
+                }
+                var eventVersion = "2.1"
+                var eventSource = BusEvent.source
+                var eventTime: String
+                var eventName: String
+                var s3: S3
+                var scanRequest: ScanRequest
+            }
+            var Records: [Record]
+        }
+        let record = Notification.Record(
+            eventTime: Timestamp.string(Date()), eventName: "ObjectCreated:" + (trigger.map { $0.prefix(1).uppercased() + $0.dropFirst() } ?? "Put"),
+            s3: .init(
+                bucket: .init(name: bucket),
+                object: .init(key: InvocationEvent.formEncode(key), versionId: versionID, size: size, eTag: eTag)),
+            scanRequest: .init(trigger: trigger, definitions: definitionsNeeded?.wire))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding these plain strings and numbers cannot fail.
+        return String(decoding: (try? encoder.encode(Notification(Records: [record]))) ?? Data(), as: UTF8.self)
     }
 }

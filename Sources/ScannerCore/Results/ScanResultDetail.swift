@@ -11,6 +11,8 @@ public enum ScanAction: String, Sendable, Codable {
     case tagged = "TAGGED"
     /// Nothing could be done (for example the object vanished, or tagging failed).
     case none = "NONE"
+    /// Sent on to the large-object queue, to be scanned by the worker (no verdict yet).
+    case handedOver = "HANDED_OVER"
 }
 
 /// The detail of `Object Scan Result` and `Object Scan Failed` events, in the shape of

@@ -44,21 +44,23 @@ public struct ScannerService: Sendable {
         )
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients())
         let credentials = settings.makeCredentialsProvider(httpClient: httpClient, logger: logger)
-        let store = S3Client(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
+        let store = S3Client(
+            settings: settings, credentialsProvider: credentials, httpClient: httpClient,
+            transferOptions: S3TransferOptions(copyThreshold: configuration.multipartCopyThreshold), logger: logger)
         let eventBridge = EventBridgeClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let events = EventBusPublisher(busName: configuration.eventBusName, publisher: eventBridge, logger: logger)
         let scanMetrics = ScanMetrics(emitter: emitsMetrics ? ScanMetrics.emitter(service: configuration.serviceName) : nil)
         let definitions = DefinitionsProvider(
             configuration: configuration, workDirectory: workDirectory, store: store, events: events, metrics: scanMetrics, logger: logger
         )
+        let sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let workflow = ObjectScanWorkflow(
             configuration: configuration, workDirectory: workDirectory, store: store, definitions: definitions,
-            events: events, metrics: scanMetrics, logger: logger
+            events: events, metrics: scanMetrics, logger: logger, sender: sqs
         )
         self.configuration = configuration
         self.workDirectory = workDirectory
         self.definitions = definitions
-        let sqs = SQSClient(settings: settings, credentialsProvider: credentials, httpClient: httpClient, logger: logger)
         let rescanner = configuration.scanQueueURL.map { _ in Rescanner(configuration: configuration, store: store, sender: sqs, logger: logger) }
         self.processor = InvocationProcessor(
             workflow: workflow, rescanner: rescanner, events: events, logger: logger, concurrency: configuration.scanConcurrency)

@@ -28,6 +28,11 @@ public struct ObjectOutcome: Sendable, Equatable {
     static func skip(_ object: ObjectRef, _ why: String) -> ObjectOutcome {
         ObjectOutcome(object: object, verdict: nil, action: .none, signature: nil, reasons: [why], skipped: why)
     }
+
+    /// Sent to another queue to be scanned there: no verdict here.
+    static func handedOver(_ object: ObjectRef, _ why: String) -> ObjectOutcome {
+        ObjectOutcome(object: object, verdict: nil, action: .handedOver, signature: nil, reasons: [why], skipped: why)
+    }
 }
 
 /// Scans one object version: head, download, scan, act, publish (docs/design.md, "Verdicts and tags").
@@ -39,12 +44,14 @@ public struct ObjectScanWorkflow: Sendable {
     let events: EventBusPublisher
     let metrics: ScanMetrics
     let logger: Logger
+    /// Sends objects over `MAX_OBJECT_SIZE` to `LARGE_OBJECT_QUEUE_URL`.
+    let sender: (any MessageSender)?
 
     /// Creates the workflow; downloads go into `workDirectory`, a folder private to this
     /// process.
     public init(
         configuration: ScannerConfiguration, workDirectory: String, store: any ObjectStore, definitions: DefinitionsProvider,
-        events: EventBusPublisher, metrics: ScanMetrics, logger: Logger
+        events: EventBusPublisher, metrics: ScanMetrics, logger: Logger, sender: (any MessageSender)? = nil
     ) {
         self.configuration = configuration
         self.workDirectory = workDirectory
@@ -53,6 +60,7 @@ public struct ObjectScanWorkflow: Sendable {
         self.events = events
         self.metrics = metrics
         self.logger = logger
+        self.sender = sender
     }
 
     /// What an invocation keeps for applying and publishing a verdict after the scan: a
@@ -170,7 +178,22 @@ public struct ObjectScanWorkflow: Sendable {
 
         var result: ScanResult
         let existingTags: [S3Tag]
-        if head.size > configuration.maxObjectSize {
+        if head.size > configuration.maxObjectSize, let queue = configuration.largeObjectQueueURL {
+            // Too large for this process (a Lambda function's disk): the worker scans it.
+            guard let sender else {
+                throw ScanFailure(object: object, reason: "LARGE_OBJECT_QUEUE_URL is set but nothing can send", manifest: manifest)
+            }
+            do {
+                try await sender.sendMessageBatch(queueURL: queue, bodies: [object.notification])
+            } catch {
+                throw ScanFailure(object: object, reason: "cannot hand the object to LARGE_OBJECT_QUEUE_URL: \(error)", manifest: manifest)
+            }
+            return (
+                .handedOver(
+                    object, "it is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize)): handed to the large-object queue"),
+                manifest
+            )
+        } else if head.size > configuration.maxObjectSize {
             existingTags = try await tags(of: object)
             if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
             result = ScanResult(
