@@ -84,7 +84,8 @@ let package = Package(
 
         // Benchmarks (not tests; bench/README.md).
         .executableTarget(
-            name: "scanner-bench", dependencies: ["AWSClients", "ClamAV", "Definitions", "ScannerCore", "UpdaterCore", argumentParser, asyncHTTPClient, log],
+            name: "scanner-bench",
+            dependencies: ["AWSClients", "ClamAV", "Definitions", "ScannerCore", "UpdaterCore", argumentParser, asyncHTTPClient, log, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
             path: "bench/scanner-bench"
         ),
         .executableTarget(

@@ -43,7 +43,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     var maxRate: Double?
 
     @Option(name: .long, help: "Batches of 10 messages in flight at once.")
-    var concurrency: Int = 8
+    var concurrency: Int = 32
 
     @Flag(name: .long, help: "Print the final counts as JSON.")
     var json = false

@@ -25,6 +25,10 @@ struct SlowStore: ObjectStore {
         try await Task.sleep(for: delay)
         return try await base.getObject(bucket: bucket, key: key, headed: metadata, to: path)
     }
+    func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, maxSize: Int64, to path: String) async throws -> S3DirectGet {
+        try await Task.sleep(for: delay)
+        return try await base.getObject(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, maxSize: maxSize, to: path)
+    }
     func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult {
         try await base.getObject(bucket: bucket, key: key, versionID: versionID, ifNoneMatch: ifNoneMatch, maxSize: maxSize)
     }

@@ -152,12 +152,12 @@ struct WorkflowTests {
 
     /// Without s3:ListBucket, S3 answers 403 for a missing key: that is a failure to retry,
     /// never a skip (and never a verdict).
-    @Test func headObjectDeniedIsAnErrorThatSaysWhy() async throws {
+    @Test func readDeniedIsAnErrorThatSaysWhy() async throws {
         let harness = try await Harness(versioned: true)
         let version = harness.store.put("uploads", "denied.txt", Self.clean)
         harness.store.hook.withLock { hook in
             hook = { call, key, _ in
-                if call == .head, key == "denied.txt" { throw InMemoryObjectStore.error(403, "Forbidden") }
+                if call == .get, key == "denied.txt" { throw InMemoryObjectStore.error(403, "Forbidden") }
             }
         }
         let outcome = await harness.scan("denied.txt", version: version)
@@ -176,5 +176,17 @@ struct WorkflowTests {
         let version = harness.store.put("uploads", "again.txt", Self.clean)
         #expect(await harness.scan("again.txt", version: version).verdict == .clean)
         #expect(await harness.scan("again.txt", version: version).verdict == .clean)
+    }
+
+    /// Three requests per object in a versioned bucket, two in sequence (the GET with the tag
+    /// read beside it, then the tag write); an unversioned one adds the confirmation.
+    @Test(arguments: [true, false])
+    func requestsPerObject(versioned: Bool) async throws {
+        let harness = try await Harness(versioned: versioned)
+        let version = harness.store.put("uploads", "count.txt", Self.clean)
+        let outcome = await harness.scan("count.txt", version: version)
+        #expect(outcome.verdict == .clean)
+        let counts = [InMemoryObjectStore.Call.head, .get, .getTags, .putTags].map { harness.store.calls($0, key: "count.txt") }
+        #expect(counts == (versioned ? [0, 1, 1, 1] : [1, 1, 1, 1]), "head, get, tag read, tag write: \(counts)")
     }
 }

@@ -68,6 +68,9 @@ public final class InMemoryObjectStore: ObjectStore {
     /// How many requests of a kind were made.
     public func calls(_ call: Call) -> Int { state.withLock { $0.calls.filter { $0.0 == call }.count } }
 
+    /// How many requests of a kind were made for one key.
+    public func calls(_ call: Call, key: String) -> Int { state.withLock { $0.calls.filter { $0 == (call, key) }.count } }
+
     /// An error as S3 answers it.
     public static func error(_ status: Int, _ code: String) -> AWSError {
         AWSError(code: code, message: code, requestID: nil, statusCode: status)
@@ -113,6 +116,16 @@ public final class InMemoryObjectStore: ObjectStore {
 
     public func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata {
         try await getObject(bucket: bucket, key: key, versionID: metadata.versionID, ifMatch: metadata.eTag, to: path)
+    }
+
+    public func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, maxSize: Int64, to path: String) async throws
+        -> S3DirectGet
+    {
+        try enter(.get, key)
+        let found = try version(bucket, key, versionID, ifMatch: ifMatch)
+        guard found.data.count <= maxSize else { return .tooLarge(metadata(found)) }
+        try found.data.write(to: URL(fileURLWithPath: path))
+        return .downloaded(metadata(found))
     }
 
     public func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult

@@ -11,6 +11,9 @@ public protocol ObjectStore: Sendable {
     func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, to path: String) async throws -> S3ObjectMetadata
     /// GetObject streamed to a file, pinned to the version and entity tag the caller headed.
     func getObject(bucket: String, key: String, headed metadata: S3ObjectMetadata, to path: String) async throws -> S3ObjectMetadata
+    /// GetObject to a file without a HeadObject first (pinned to `versionID` and `ifMatch`
+    /// when given); an object over `maxSize` is not read.
+    func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, maxSize: Int64, to path: String) async throws -> S3DirectGet
     /// GetObject into memory, unless the entity tag is still `ifNoneMatch`.
     func getObject(bucket: String, key: String, versionID: String?, ifNoneMatch: String?, maxSize: Int) async throws -> S3ConditionalGetResult
     /// One page of ListObjectsV2 (the current objects under a prefix).

@@ -59,6 +59,44 @@ extension S3Client {
         }
     }
 
+    /// GetObject streamed to a file without a HeadObject first: one GET, pinned to `versionID`
+    /// and `ifMatch` when given, whose response head names the version, entity tag, size and
+    /// checksums. A small single-part object is streamed from that same response, checked as
+    /// in ``getObject(bucket:key:headed:to:)``, retries pinned to the version and entity tag
+    /// it answered with. An object over `maxSize` is not read: its metadata comes back as
+    /// ``S3DirectGet/tooLarge(_:)``. A large or multipart object is downloaded in ranges or
+    /// parts as ``getObject(bucket:key:headed:to:)`` does, from the metadata of the first
+    /// response, whose body is dropped (what a HeadObject would have cost).
+    public func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, maxSize: Int64, to path: String) async throws
+        -> S3DirectGet
+    {
+        let response = try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch.map(Self.quoted), range: nil)
+        guard response.status == .ok, let size = response.headers.first(name: "Content-Length").flatMap(Int64.init) else {
+            throw AWSClientError.invalidResponse("GetObject answered \(response.status.code) without a length, expected 200")
+        }
+        let metadata = Self.metadata(from: response.headers, size: size)
+        let integrity = DownloadIntegrity(metadata)
+        guard size <= maxSize, size <= transferOptions.downloadThreshold, !integrity.needsParts else {
+            // Not read: breaking off the body closes the connection.
+            for try await _ in response.body { break }
+            if size > maxSize { return .tooLarge(metadata) }
+            return .downloaded(try await getObject(bucket: bucket, key: key, headed: metadata, to: path))
+        }
+        let file = try PositionalFile.create(path: path)
+        do {
+            try file.truncate(to: size)
+            try await downloadWhole(
+                bucket: bucket, key: key, versionID: metadata.versionID, ifMatch: Self.quoted(metadata.eTag), size: size,
+                integrity: integrity, into: file, name: "s3://\(bucket)/\(key)", first: response)
+            file.close()
+            return .downloaded(metadata)
+        } catch {
+            file.close()
+            PositionalFile.remove(path: path)
+            throw error
+        }
+    }
+
     /// A mismatch that could only be seen once the whole object was downloaded.
     private struct LateMismatch: Error {
         let error: any Error
@@ -126,10 +164,17 @@ extension S3Client {
     /// it streams.
     func downloadWhole(
         bucket: String, key: String, versionID: String?, ifMatch: String, size: Int64,
-        integrity: DownloadIntegrity, into file: PositionalFile, name: String
+        integrity: DownloadIntegrity, into file: PositionalFile, name: String, first: HTTPClientResponse? = nil
     ) async throws {
+        var first = first
         try await core.retryPolicy.run(onRetry: core.logRetry) { _ in
-            let response = try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: nil)
+            let response: HTTPClientResponse
+            if let unread = first {
+                response = unread
+                first = nil
+            } else {
+                response = try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch, range: nil)
+            }
             guard response.status == .ok else {
                 throw AWSClientError.invalidResponse("GetObject answered \(response.status.code), expected 200")
             }
@@ -267,9 +312,9 @@ extension S3Client {
 
     /// Sends a (ranged) GET and returns the response once its head arrived; error statuses
     /// are decoded into ``AWSError``.
-    func startGet(bucket: String, key: String, versionID: String?, ifMatch: String, range: ClosedRange<Int64>?) async throws -> HTTPClientResponse {
+    func startGet(bucket: String, key: String, versionID: String?, ifMatch: String?, range: ClosedRange<Int64>?) async throws -> HTTPClientResponse {
         let (host, path) = location(bucket: bucket, key: key)
-        var headers: [(name: String, value: String)] = [(name: "If-Match", value: ifMatch)]
+        var headers: [(name: String, value: String)] = ifMatch.map { [(name: "If-Match", value: $0)] } ?? []
         if let range {
             headers.append((name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound)"))
         } else {

@@ -117,6 +117,14 @@ public struct S3Tagging: Sendable, Equatable {
     }
 }
 
+/// What a GET without a HeadObject first found.
+public enum S3DirectGet: Sendable, Equatable {
+    /// The object is in the file; its metadata.
+    case downloaded(S3ObjectMetadata)
+    /// The object is larger than allowed and was not read; its metadata.
+    case tooLarge(S3ObjectMetadata)
+}
+
 /// The result of a conditional GET into memory.
 public enum S3ConditionalGetResult: Sendable, Equatable {
     /// The object changed (or there was no condition): its bytes and metadata.

@@ -152,33 +152,37 @@ public struct ObjectScanWorkflow: Sendable {
             throw ScanFailure(object: requested, reason: "no time was left in the invocation to scan it", manifest: manifest)
         }
 
-        // Head the exact version the event names.
-        let head: S3ObjectMetadata
+        // The object, in one GET pinned to the version the event names, with its tags read
+        // beside it; an object the event already says is too large is only headed.
+        let path = (workDirectory as NSString).appendingPathComponent("object-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fetched: Fetched
         do {
-            head = try await store.headObject(bucket: requested.bucket, key: requested.key, versionID: requested.versionID, ifMatch: nil)
+            fetched = try await fetch(requested, to: path, scanDeadline: scanDeadline, manifest: manifest)
         } catch let error as AWSError where error.isNotFound {
             return (.skip(requested, "the object no longer exists"), manifest)
+        } catch let error as AWSError where error.isPreconditionFailed {
+            return (.skip(requested, "the object was replaced before it was downloaded; the new content has its own event"), manifest)
         } catch let error as AWSError where error.isAccessDenied {
             // Without s3:ListBucket, S3 answers 403 for a missing key as for a denied one:
             // the two cannot be told apart, so this is a failure to retry, never a skip.
             throw ScanFailure(
                 object: requested,
-                reason: "S3 denied HeadObject (403): the scanner needs s3:GetObject (and s3:GetObjectVersion), s3:ListBucket on the bucket "
+                reason: "S3 denied reading the object (403): the scanner needs s3:GetObject (and s3:GetObjectVersion), s3:ListBucket on the bucket "
                     + "(without it S3 answers 403 for a missing key), no bucket policy denying it, and kms:Decrypt for KMS-encrypted objects",
                 manifest: manifest
             )
+        } catch let error as AWSError {
+            throw ScanFailure(object: requested, reason: "download failed: \(error)", manifest: manifest)
         }
-        let object = ObjectRef(
-            bucket: requested.bucket, key: requested.key, versionID: head.versionID ?? requested.versionID,
-            eTag: head.eTag, size: head.size, trigger: requested.trigger
-        )
+        let object = fetched.object
         if let why = configuration.filters?.exclusion(bucket: object.bucket, key: object.key, size: object.size) {
             return (.skip(object, "not scanned: \(why)"), manifest)
         }
 
         var result: ScanResult
         let existingTags: [S3Tag]
-        if head.size > configuration.maxObjectSize, let queue = configuration.largeObjectQueueURL {
+        if !fetched.downloaded, let queue = configuration.largeObjectQueueURL {
             // Too large for this process (a Lambda function's disk): the worker scans it.
             guard let sender else {
                 throw ScanFailure(object: object, reason: "LARGE_OBJECT_QUEUE_URL is set but nothing can send", manifest: manifest)
@@ -190,35 +194,18 @@ public struct ObjectScanWorkflow: Sendable {
             }
             return (
                 .handedOver(
-                    object, "it is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize)): handed to the large-object queue"),
+                    object,
+                    "it is \(object.size ?? 0) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize)): handed to the large-object queue"),
                 manifest
             )
-        } else if head.size > configuration.maxObjectSize {
-            existingTags = try await tags(of: object)
+        } else if !fetched.downloaded {
+            existingTags = try await tags(of: object, read: fetched.tags)
             if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
             result = ScanResult(
-                verdict: .unscannable, reason: "the object is \(head.size) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
+                verdict: .unscannable, reason: "the object is \(object.size ?? 0) bytes, over MAX_OBJECT_SIZE (\(configuration.maxObjectSize))")
         } else {
-            // The tags (for the duplicate check) are read while the object downloads.
-            let path = (workDirectory as NSString).appendingPathComponent("object-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let workflow = self
-            async let download = bounded(by: scanDeadline) { try await workflow.download(object, headed: head, to: path) }
-            async let tagsRead = tags(of: object)
-            let downloaded: DownloadOutcome
-            do {
-                existingTags = try await tagsRead
-            } catch {
-                _ = try? await download
-                throw error
-            }
-            do {
-                downloaded = try await download
-            } catch is DeadlineReached {
-                throw ScanFailure(object: object, reason: "the download did not finish before the invocation's deadline", manifest: manifest)
-            }
+            existingTags = try await tags(of: object, read: fetched.tags)
             if let skip = alreadyScanned(object, tags: existingTags, manifest: manifest) { return (skip, manifest) }
-            if case .gone(let why) = downloaded { return (.skip(object, why), manifest) }
             let scanStarted = ContinuousClock.now
             do {
                 result = try await definitions.engine.scan(fileAtPath: path, deadline: scanDeadline)
@@ -234,16 +221,9 @@ public struct ObjectScanWorkflow: Sendable {
                     manifest: manifest
                 )
             }
-            // An unversioned object may have been overwritten while it was scanned; the new
-            // content has its own event, so this verdict must not be written onto it.
+            // An unversioned object may be overwritten while it is scanned: every action below
+            // is conditional on the scanned entity tag, or confirmed after it (``act``).
             result = applyFileTypePolicy(result, to: object)
-            if head.versionID == nil {
-                do {
-                    _ = try await store.headObject(bucket: object.bucket, key: object.key, versionID: nil, ifMatch: head.eTag)
-                } catch let error as AWSError where error.isNotFound || error.isPreconditionFailed {
-                    return (.skip(object, "the object was replaced or deleted during the scan"), manifest)
-                }
-            }
         }
         do {
             return (try await act(on: object, result: result, existingTags: existingTags, manifest: manifest), manifest)
@@ -258,9 +238,63 @@ public struct ObjectScanWorkflow: Sendable {
         }
     }
 
-    private enum DownloadOutcome {
-        case ready
-        case gone(String)
+    /// What ``fetch(_:to:scanDeadline:manifest:)`` found.
+    private struct Fetched {
+        /// The exact version, with its entity tag and size.
+        let object: ObjectRef
+        /// Whether its bytes are in the file (false: it is over `MAX_OBJECT_SIZE`).
+        let downloaded: Bool
+        /// Its tags, when they were read beside the download for this very version.
+        let tags: [S3Tag]?
+    }
+
+    /// Downloads the version the event names (or the current one) in one GET, not reading an
+    /// object over `MAX_OBJECT_SIZE`, while its tags are read. Throws S3's errors as they are
+    /// (404, 412, 403) for the caller to sort.
+    private func fetch(_ requested: ObjectRef, to path: String, scanDeadline: ContinuousClock.Instant?, manifest: DefinitionsManifest) async throws
+        -> Fetched
+    {
+        func exact(_ metadata: S3ObjectMetadata) -> ObjectRef {
+            ObjectRef(
+                bucket: requested.bucket, key: requested.key, versionID: metadata.versionID ?? requested.versionID, eTag: metadata.eTag,
+                size: metadata.size, trigger: requested.trigger, definitionsNeeded: requested.definitionsNeeded)
+        }
+        if let size = requested.size, size > configuration.maxObjectSize {
+            let head = try await store.headObject(bucket: requested.bucket, key: requested.key, versionID: requested.versionID, ifMatch: nil)
+            if head.size > configuration.maxObjectSize { return Fetched(object: exact(head), downloaded: false, tags: nil) }
+        }
+        let store = self.store
+        let maxSize = configuration.maxObjectSize
+        async let tagsRead = store.getObjectTagging(bucket: requested.bucket, key: requested.key, versionID: requested.versionID)
+        let got: S3DirectGet
+        do {
+            got = try await bounded(by: scanDeadline) {
+                try await store.getObject(
+                    bucket: requested.bucket, key: requested.key, versionID: requested.versionID, ifMatch: nil, maxSize: maxSize, to: path)
+            }
+        } catch is DeadlineReached {
+            _ = try? await tagsRead
+            throw ScanFailure(object: requested, reason: "the download did not finish before the invocation's deadline", manifest: manifest)
+        } catch let error as AWSError {
+            _ = try? await tagsRead
+            throw error
+        } catch {
+            _ = try? await tagsRead
+            throw ScanFailure(object: requested, reason: "download failed: \(error)", manifest: manifest)
+        }
+        let metadata: S3ObjectMetadata
+        let downloaded: Bool
+        switch got {
+        case .downloaded(let found):
+            (metadata, downloaded) = (found, true)
+        case .tooLarge(let found):
+            (metadata, downloaded) = (found, false)
+        }
+        let object = exact(metadata)
+        // Tags read for the current version belong to the downloaded one only when the event
+        // named it (or the bucket has no versions).
+        let tags = object.versionID == requested.versionID ? try? await tagsRead : nil
+        return Fetched(object: object, downloaded: downloaded, tags: tags)
     }
 
     /// At-least-once delivery: a version that already carries a final verdict for these
@@ -280,16 +314,10 @@ public struct ObjectScanWorkflow: Sendable {
         return .skip(object, "already \(status) with definitions \(manifest.version) (verdict proven the scanner's own)")
     }
 
-    /// Downloads exactly the headed version (its version ID and ETag pin every request).
-    private func download(_ object: ObjectRef, headed head: S3ObjectMetadata, to path: String) async throws -> DownloadOutcome {
-        do {
-            _ = try await store.getObject(bucket: object.bucket, key: object.key, headed: head, to: path)
-            return .ready
-        } catch let error as AWSError where error.isNotFound || error.isPreconditionFailed {
-            return .gone("the object was replaced or deleted before it was downloaded")
-        } catch {
-            throw ScanFailure(object: object, reason: "download failed: \(error)", manifest: nil)
-        }
+    /// The tags already read beside the download, else read now.
+    private func tags(of object: ObjectRef, read: [S3Tag]?) async throws -> [S3Tag] {
+        if let read { return read }
+        return try await tags(of: object)
     }
 
     private func tags(of object: ObjectRef) async throws -> [S3Tag] {
