@@ -87,8 +87,10 @@ import Testing
         }
     }
 
+    /// Downloads `object` from a server that corrupts what `corrupt` says, through HeadObject
+    /// then GET (`direct` false) or the scanner's single GET (`direct` true).
     func download(
-        _ object: StoredObject, retries: RetryPolicy = FaultInjectionTests.fastRetries,
+        _ object: StoredObject, direct: Bool = false, retries: RetryPolicy = FaultInjectionTests.fastRetries,
         corrupt: @escaping @Sendable (TestHTTPServer.Request, Int) -> Bool
     ) async throws -> (Result<Data, any Error>, [TestHTTPServer.Request]) {
         let server = try await Self.server(object, corrupt: corrupt)
@@ -97,7 +99,14 @@ import Testing
                 let s3 = try faults.makeS3(httpClient, server, retry: retries)
                 let file = "\(directory)/f"
                 do {
-                    try await s3.getObject(bucket: "b", key: "k", to: file)
+                    if direct {
+                        let got = try await s3.getObject(bucket: "b", key: "k", versionID: nil, ifMatch: nil, maxSize: 1 << 30, to: file)
+                        guard case .downloaded(let metadata) = got, metadata.versionID == "v1" else {
+                            return .failure(AWSClientError.invalidResponse("unexpected \(got)"))
+                        }
+                    } else {
+                        try await s3.getObject(bucket: "b", key: "k", to: file)
+                    }
                     return .success(try Data(contentsOf: URL(fileURLWithPath: file)))
                 } catch {
                     #expect(!FileManager.default.fileExists(atPath: file), "a failed download left a file")
@@ -119,20 +128,20 @@ import Testing
         return false
     }
 
-    @Test(arguments: [4096, 2 << 20])
-    func substitutedBodyIsCaughtByTheMD5EntityTag(size: Int) async throws {
+    @Test(arguments: [4096, 2 << 20], [false, true])
+    func substitutedBodyIsCaughtByTheMD5EntityTag(size: Int, direct: Bool) async throws {
         let object = StoredObject(data: testBytes(count: size), partSize: nil)
-        let (result, requests) = try await download(object) { request, _ in Self.isGet(request) }
+        let (result, requests) = try await download(object, direct: direct) { request, _ in Self.isGet(request) }
         #expect(Self.isMismatch(result), "\(result)")
         #expect(requests.filter(Self.isGet).count > 1, "the mismatch was not retried")
     }
 
-    @Test(arguments: [4096, 2 << 20])
-    func transientCorruptionIsRetried(size: Int) async throws {
+    @Test(arguments: [4096, 2 << 20], [false, true])
+    func transientCorruptionIsRetried(size: Int, direct: Bool) async throws {
         let object = StoredObject(data: testBytes(count: size), partSize: nil)
         // Only the first GET (or the first range) is wrong.
         let first = Mutex(true)
-        let (result, _) = try await download(object) { request, _ in
+        let (result, _) = try await download(object, direct: direct) { request, _ in
             Self.isGet(request)
                 && first.withLock { flag in
                     defer { flag = false }
@@ -143,11 +152,12 @@ import Testing
     }
 
     /// With KMS the entity tag is not the MD5 of the content: it must not fail the download.
-    @Test func kmsObjectIsNotCheckedAgainstItsEntityTag() async throws {
+    @Test(arguments: [false, true])
+    func kmsObjectIsNotCheckedAgainstItsEntityTag(direct: Bool) async throws {
         var object = StoredObject(data: testBytes(count: 4096), partSize: nil)
         object.serverSideEncryption = "aws:kms"
         object.opaqueETag = "0123456789abcdef0123456789abcdef"
-        let (result, _) = try await download(object) { _, _ in false }
+        let (result, _) = try await download(object, direct: direct) { _, _ in false }
         #expect(try result.get() == object.data)
     }
 
@@ -178,6 +188,37 @@ import Testing
         // Part 3 always wrong: a mismatch, no file.
         let (failed, _) = try await download(object) { request, _ in request.headers.first(name: "Range")?.hasPrefix(third) ?? false }
         #expect(Self.isMismatch(failed), "\(failed)")
+    }
+
+    /// The scanner's single GET: no HeadObject for a small object; a multipart object is
+    /// still checked part by part; an object over the limit is not downloaded.
+    @Test func singleGetSavesTheHeadAndKeepsEveryCheck() async throws {
+        let small = StoredObject(data: testBytes(count: 4096), partSize: nil)
+        let (result, requests) = try await download(small, direct: true) { _, _ in false }
+        #expect(try result.get() == small.data)
+        #expect(requests.map(\.method) == [.GET], "one request: \(requests.map(\.method))")
+
+        let multipart = StoredObject(data: testBytes(count: (2 << 20) + 1234), partSize: 512 << 10)
+        let once = RetryPolicy(maxAttempts: 1, baseDelay: .milliseconds(1), maxDelay: .milliseconds(1), maxTotalTime: .seconds(5))
+        let (bad, _) = try await download(multipart, direct: true, retries: once) { request, _ in
+            request.headers.first(name: "Range") == "bytes=524288-1048575"
+        }
+        #expect(Self.isMismatch(bad), "the second part's corruption is caught by its checksum: \(bad)")
+
+        let server = try await Self.server(small) { _, _ in false }
+        try await withHTTPClient { httpClient in
+            try await withTemporaryDirectory { directory in
+                let s3 = try faults.makeS3(httpClient, server, retry: FaultInjectionTests.fastRetries)
+                let got = try await s3.getObject(bucket: "b", key: "k", versionID: nil, ifMatch: nil, maxSize: 1000, to: "\(directory)/f")
+                guard case .tooLarge(let metadata) = got else {
+                    Issue.record("expected tooLarge, got \(got)")
+                    return
+                }
+                #expect(metadata.size == 4096 && metadata.eTag == small.eTag)
+                #expect(!FileManager.default.fileExists(atPath: "\(directory)/f"))
+            }
+        }
+        try await server.shutdown()
     }
 }
 

@@ -77,7 +77,9 @@ final class SQSSink: Sendable {
                 let (status, answer) = sink.answer(target: head.headers.first(name: "X-Amz-Target"), body: body)
                 self.head = nil
                 let version = head.version
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.eventLoop.scheduleTask(in: sink.delay) {
+                    let context = bound.value
                     var headers = HTTPHeaders([("Content-Type", "application/x-amz-json-1.0")])
                     headers.add(name: "Content-Length", value: String(answer.count))
                     context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
