@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "LambdaTests", dependencies: ["Lambda", "LambdaTesting", "Observability", "TestSupport", asyncHTTPClient, log, serviceLifecycle] + nio),
         .testTarget(
             name: "ScannerCoreTests",
-            dependencies: ["AWSClients", "BusEvents", "ClamAV", "Environment", "Definitions", "ScannerCore", "TestSupport", asyncHTTPClient, log],
+            dependencies: ["AWSClients", "BusEvents", "ClamAV", "Environment", "Definitions", "ScannerCore", "TestSupport", asyncHTTPClient, crypto, log],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "UpdaterCoreTests", dependencies: ["UpdaterCore", "ClamAV", "Environment", "Definitions", "BusEvents", "TestSupport", log]),

@@ -1,6 +1,7 @@
 import AWSClients
 import BusEvents
 import ClamAV
+import Crypto
 import Definitions
 import Foundation
 import Logging
@@ -45,14 +46,14 @@ struct DefinitionsProviderTests {
         store.createBucket("defs", versioned: true)
     }
 
-    func provider(_ environment: [String: String] = [:]) throws -> DefinitionsProvider {
+    func provider(_ environment: [String: String] = [:], memoryLimit: Int64? = nil) throws -> DefinitionsProvider {
         let configuration = try ScannerConfiguration(environment: ["DEFINITIONS_BUCKET": "defs"].merging(environment) { $1 })
         let emitter = MetricsEmitter(namespace: ScanMetrics.namespace, defaultDimensions: ["Service": "tests"], sink: metrics.sink)
         let clock = self.clock
         return DefinitionsProvider(
             configuration: configuration, workDirectory: try temporaryFolder("provider-work"), store: store,
             events: EventBusPublisher(busName: "bus", publisher: events, logger: logger), metrics: ScanMetrics(emitter: emitter),
-            logger: logger, now: { clock.now }
+            logger: logger, now: { clock.now }, memoryLimit: memoryLimit
         )
     }
 
@@ -133,5 +134,65 @@ struct DefinitionsProviderTests {
         #expect(events.count(.definitionsStale) == 1)
         let ages = try metrics.objects().compactMap { $0["DefinitionsAgeHours"] as? Double }
         #expect(ages.first.map { $0 >= 100 } == true, "\(metrics.lines)")
+    }
+
+    // MARK: Reloads
+
+    /// Without room for two engines, the reload waits until the scans holding the old engine
+    /// are done and it is freed; only then is the new one loaded.
+    @Test func exclusiveReloadFreesTheOldEngineFirst() async throws {
+        let first = try await publish()
+        let provider = try provider(["DEFINITIONS_CHECK_INTERVAL": "0", "DEFINITIONS_RELOAD": "exclusive"])
+        var held = await provider.current()  // a scan in flight
+        weak let oldEngine = held?.engine
+        #expect(held?.manifest == first)
+        let second = try await publish(extra: "Second.Database:0:*:7365636f6e64\n")
+        let done = Mutex(false)
+        let reload = Task {
+            await provider.refresh()
+            done.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!done.withLock { $0 }, "the reload waits while a scan holds the old engine")
+        #expect(oldEngine != nil)
+        held = nil  // the scan ends
+        await reload.value
+        #expect(oldEngine == nil, "the old engine was freed")
+        #expect(await provider.current()?.manifest == second)
+        #expect(await provider.lastReload == .exclusive)
+        #expect(try await detectsEICAR(provider))
+    }
+
+    /// `auto` loads alongside when the memory limit holds two engines, exclusively when not.
+    @Test(arguments: [(Int64(1) << 40, ReloadMode.alongside), (Int64(1) << 20, .exclusive)])
+    func autoReloadFollowsTheMemoryLimit(limit: Int64, expected: ReloadMode) async throws {
+        try await publish()
+        let provider = try provider(["DEFINITIONS_CHECK_INTERVAL": "0"], memoryLimit: limit)
+        _ = await provider.current()
+        try await publish(extra: "Second.Database:0:*:7365636f6e64\n")
+        await provider.refresh()
+        #expect(await provider.lastReload == expected)
+    }
+
+    /// A database that fails to load after the old engine was freed: the old one is loaded
+    /// again from its files, and the failure is reported.
+    @Test func failedExclusiveReloadBringsTheOldEngineBack() async throws {
+        let good = try await publish()
+        let provider = try provider(["DEFINITIONS_CHECK_INTERVAL": "0", "DEFINITIONS_RELOAD": "exclusive"])
+        #expect(await provider.current()?.manifest == good)
+        // Files that match the manifest but that libclamav rejects.
+        let broken = Data("not a signature line at all\n".utf8)
+        store.put("defs", "clamav/broken.ndb", broken)
+        let file = DefinitionsManifest.File(
+            name: "broken.ndb", sha256: SHA256.hash(data: broken).map { String(format: "%02x", $0) }.joined(), size: Int64(broken.count),
+            version: nil)
+        let bad = DefinitionsManifest(
+            version: "broken", publishedAt: good.publishedAt.addingTimeInterval(60), databaseTime: nil, signatureCount: 1, files: [file],
+            proofKey: good.proofKey)
+        store.put("defs", "clamav/manifest.json", try bad.encoded())
+        await provider.refresh()
+        #expect(await provider.current()?.manifest == good)
+        #expect(try await detectsEICAR(provider))
+        #expect(events.count(.definitionsUpdateFailed) == 1)
     }
 }

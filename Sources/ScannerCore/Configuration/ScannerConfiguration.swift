@@ -13,6 +13,17 @@ public enum VerdictAction: Sendable, Equatable {
     case tag
 }
 
+/// How a new database replaces the loaded one (`DEFINITIONS_RELOAD`).
+public enum ReloadMode: String, Sendable, Equatable, CaseIterable {
+    /// Alongside when the memory limit holds two engines, else exclusive.
+    case auto
+    /// The new engine is loaded while the old one keeps scanning; then they are swapped.
+    case alongside
+    /// The old engine finishes its scans and is freed, then the new one is loaded: scans
+    /// wait meanwhile (never fail, never clean), and memory holds one engine.
+    case exclusive
+}
+
 /// The names of the tags the scanner writes (docs/design.md: key names are configurable).
 public struct TagKeys: Sendable, Equatable {
     /// The verdict (`scan-status`).
@@ -53,6 +64,8 @@ public struct ScannerConfiguration: Sendable, Equatable {
     public var scanQueueURL: String?
     /// The rescan after new definitions; `nil` when it is off.
     public var rescan: RescanSettings?
+    /// How a new database replaces the loaded one.
+    public var reloadMode: ReloadMode
     /// Objects larger than this are quarantined with a multipart copy (`MULTIPART_COPY_THRESHOLD`,
     /// S3's single-copy limit of 5 GiB by default).
     public var multipartCopyThreshold: Int64
@@ -97,6 +110,8 @@ public struct ScannerConfiguration: Sendable, Equatable {
         scanQueueURL = reader.optional("SCAN_QUEUE_URL")
         rescan = try RescanSettings(reader)
         largeObjectQueueURL = reader.optional("LARGE_OBJECT_QUEUE_URL")
+        reloadMode =
+            ReloadMode(rawValue: try reader.choice("DEFINITIONS_RELOAD", default: "auto", allowed: ReloadMode.allCases.map(\.rawValue))) ?? .auto
         multipartCopyThreshold = try reader.integer("MULTIPART_COPY_THRESHOLD", default: 5 << 30, in: (5 << 20)...(5 << 30))
         if rescan != nil, scanQueueURL == nil {
             throw ConfigurationError("SCAN_QUEUE_URL", "is required when RESCAN_BUCKETS is set (the rescan queues its objects there)")
@@ -201,7 +216,7 @@ public struct ScannerConfiguration: Sendable, Equatable {
 extension ScannerConfiguration: Encodable {
     private enum CodingKeys: String, CodingKey {
         case definitions, eventBusName, infectedAction, blockedAction, fileTypePolicy, filters, scanQueueURL, rescanBuckets, rescanWindowHours
-        case largeObjectQueueURL, multipartCopyThreshold
+        case largeObjectQueueURL, multipartCopyThreshold, reloadMode
         case quarantineBucket, maxObjectSize, maxFileSize, scanWindow
         case maxScanSize, maxFiles, maxRecursion, maxScanTimeMilliseconds, publishCleanResults
         case definitionsCheckInterval, maxDefinitionsAgeHours, tagKeys, workDirectory, scanConcurrency, serviceName
@@ -234,6 +249,7 @@ extension ScannerConfiguration: Encodable {
         try container.encodeIfPresent(scanQueueURL, forKey: .scanQueueURL)
         try container.encodeIfPresent(largeObjectQueueURL, forKey: .largeObjectQueueURL)
         try container.encode(multipartCopyThreshold, forKey: .multipartCopyThreshold)
+        try container.encode(reloadMode.rawValue, forKey: .reloadMode)
         if let rescan {
             try container.encode(rescan.targets.map { $0.prefix.isEmpty ? $0.bucket : "\($0.bucket)/\($0.prefix)" }, forKey: .rescanBuckets)
             try container.encode(rescan.windowHours, forKey: .rescanWindowHours)

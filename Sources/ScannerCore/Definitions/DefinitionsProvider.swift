@@ -39,6 +39,14 @@ public actor DefinitionsProvider {
     private var refreshing: Task<Void, Never>?
     private var lastFailure: String?
     private var lastStaleNotice: Date?
+    /// The last manifest whose database libclamav would not load.
+    private var rejected: DefinitionsManifest?
+    /// The memory this process may use (a Lambda function's size, a task's cgroup limit).
+    private let memoryLimit: Int64?
+    /// What the current engine added to resident memory at the peak of its load.
+    private var engineFootprint: Int64?
+    /// How the last reload went: alongside the old engine, or after releasing it.
+    public private(set) var lastReload: ReloadMode?
 
     /// Creates a provider; nothing is loaded until the first call to ``current()``. Database
     /// folders, and the engine's unpacked members, go into `workDirectory` (private to this
@@ -50,8 +58,10 @@ public actor DefinitionsProvider {
         events: EventBusPublisher,
         metrics: ScanMetrics,
         logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        memoryLimit: Int64? = ProcessMemory.limit(environment: ProcessInfo.processInfo.environment)
     ) {
+        self.memoryLimit = memoryLimit
         self.configuration = configuration
         self.workDirectory = workDirectory
         self.store = store
@@ -101,7 +111,8 @@ public actor DefinitionsProvider {
             )
             if case .modified(let data, let metadata) = result {
                 let manifest = try DefinitionsManifest.decode(data)
-                if manifest != loaded?.manifest {
+                // A database libclamav rejected is not loaded again until the manifest changes.
+                if manifest != loaded?.manifest, manifest != rejected {
                     try await load(manifest)
                 }
                 manifestETag = metadata.eTag
@@ -137,23 +148,83 @@ public actor DefinitionsProvider {
             for file in manifest.files {
                 try await fetch(file, into: directory)
             }
-            let engine = try await ClamAVEngine.load(
-                databaseDirectory: directory,
-                options: EngineOptions(limits: configuration.limits, temporaryDirectory: workDirectory, largeFiles: configuration.largeFiles)
-            )
-            let previous = loaded
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        let previous = loaded.map { (manifest: $0.manifest, directory: $0.directory) }
+        var mode = ReloadMode.alongside
+        if loaded != nil, configuration.reloadMode == .exclusive || (configuration.reloadMode == .auto && !newEngineFitsAlongside()) {
+            // Two engines would not fit: new scans wait (``current()`` waits for this check)
+            // while the ones in flight finish with the old engine, which is then freed.
+            mode = .exclusive
+            logger.notice(
+                "reloading the definitions without holding two engines: scans wait for the new one",
+                metadata: ["footprint": "\(engineFootprint ?? 0)", "limit": "\(memoryLimit ?? 0)"])
+            await releaseCurrentEngine()
+        }
+        do {
+            let engine: ClamAVEngine
+            do {
+                engine = try await measuredLoad(directory)
+            } catch {
+                rejected = manifest
+                throw error
+            }
             loaded = LoadedDefinitions(engine: engine, manifest: manifest, directory: directory)
+            lastReload = previous == nil ? nil : mode
             if let previous { try? FileManager.default.removeItem(atPath: previous.directory) }
             logger.notice(
                 "definitions loaded",
                 metadata: [
                     "definitions": "\(manifest.version)", "signatures": "\(engine.database.signatureCount)",
-                    "previous": "\(previous?.manifest.version ?? "none")",
+                    "previous": "\(previous?.manifest.version ?? "none")", "reload": "\(mode)",
+                    "footprint": "\(engineFootprint ?? 0)",
                 ])
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
+            if loaded == nil, let previous {
+                // The old engine was released for this load: bring it back from its files.
+                do {
+                    let engine = try await measuredLoad(previous.directory)
+                    loaded = LoadedDefinitions(engine: engine, manifest: previous.manifest, directory: previous.directory)
+                } catch {
+                    logger.error("cannot load the previous definitions again", metadata: ["error": "\(error)"])
+                }
+            }
             throw error
         }
+    }
+
+    /// Whether a second engine, as large as the current one was at the peak of its load, fits
+    /// beside everything resident now within 90 % of the memory limit.
+    private func newEngineFitsAlongside() -> Bool {
+        guard let limit = memoryLimit, let footprint = engineFootprint, let resident = ProcessMemory.resident() else { return true }
+        return resident + footprint <= limit / 10 * 9
+    }
+
+    /// Drops the provider's engine and waits until every scan that holds it has finished and
+    /// it is freed.
+    private func releaseCurrentEngine() async {
+        weak var engine = loaded?.engine
+        loaded = nil
+        while engine != nil {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Loads an engine, noting how much resident memory its load took at its peak.
+    private func measuredLoad(_ directory: String) async throws -> ClamAVEngine {
+        let reset = ProcessMemory.resetPeak()
+        let before = ProcessMemory.resident()
+        let engine = try await ClamAVEngine.load(
+            databaseDirectory: directory,
+            options: EngineOptions(limits: configuration.limits, temporaryDirectory: workDirectory, largeFiles: configuration.largeFiles)
+        )
+        if let before, let after = reset ? ProcessMemory.peak() : ProcessMemory.resident() {
+            engineFootprint = max(0, after - before)
+        }
+        return engine
     }
 
     /// Puts one listed file into `directory`: a hard link to the current copy when its hash is

@@ -137,15 +137,9 @@ public struct ObjectScanWorkflow: Sendable {
         if let needed = requested.definitionsNeeded, !needed.isMetBy(definitions.manifest) {
             // A rescan for definitions this process has not loaded yet: load them now, or fail
             // so that the message comes back (scanning with the old ones would prove nothing).
-            await self.definitions.refresh()
-            guard let newer = await self.definitions.current(), needed.isMetBy(newer.manifest) else {
-                throw ScanFailure(
-                    object: requested,
-                    reason: "the rescan needs definitions \(needed.version) (published \(Timestamp.string(needed.publishedAt))) or newer; "
-                        + "\(definitions.manifest.version) is loaded",
-                    manifest: definitions.manifest)
-            }
-            definitions = newer
+            // The old engine is let go first: a reload may wait for it to be freed.
+            let loadedVersion = definitions.manifest.version
+            definitions = try await self.newer(than: loadedVersion, needed: needed, for: requested)
         }
         let manifest = definitions.manifest
         if let scanDeadline, ContinuousClock.now >= scanDeadline {
@@ -236,6 +230,19 @@ public struct ObjectScanWorkflow: Sendable {
         } catch {
             throw ScanFailure(object: object, reason: "cannot apply the \(result.verdict.rawValue) verdict: \(error)", manifest: manifest)
         }
+    }
+
+    /// The definitions after a manifest check, when they meet `needed`.
+    private func newer(than loadedVersion: String, needed: DefinitionsUpdate, for requested: ObjectRef) async throws -> LoadedDefinitions {
+        await definitions.refresh()
+        guard let newer = await definitions.current(), needed.isMetBy(newer.manifest) else {
+            throw ScanFailure(
+                object: requested,
+                reason: "the rescan needs definitions \(needed.version) (published \(Timestamp.string(needed.publishedAt))) or newer; "
+                    + "\(loadedVersion) is loaded",
+                manifest: nil)
+        }
+        return newer
     }
 
     /// What ``fetch(_:to:scanDeadline:manifest:)`` found.
