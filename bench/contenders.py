@@ -7,8 +7,9 @@
         also upload a random object of that size as `large/object.bin`
     contenders.py ENDPOINT clamscan PREFIX WORK DB COUNT WARMUP
         per object: download with boto3, then `clamscan --no-summary -d DB FILE`
-    contenders.py ENDPOINT clamdscan PREFIX WORK CONF CLAMD_PID COUNT WARMUP
-        per object: download with boto3, then `clamdscan --fdpass -c CONF FILE`
+    contenders.py ENDPOINT clamdscan PREFIX WORK CONF CLAMD_PID COUNT WARMUP [PARALLEL]
+        per object: download with boto3, then `clamdscan --fdpass -c CONF FILE`; PARALLEL
+        objects at a time (default 1)
 
 Both competitors do what the Lambda scanners in use today do per object: a warm Python
 process downloads the object with boto3 to a file and runs a ClamAV program on it. The time
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
 import boto3
@@ -118,22 +120,21 @@ def setup(endpoint, prefix, work, count, samples, large_mib):
         print(f"{key}={value}")
 
 
-def measure(endpoint, prefix, work, count, warmup, command, memory):
-    """Runs `command(path)` on every downloaded object; returns the figures as a dict."""
+def measure(endpoint, prefix, work, count, warmup, command, memory, parallel=1):
+    """Runs `command(path)` on every downloaded object, `parallel` objects at a time; returns
+    the figures as a dict."""
     stack = Stack(endpoint, prefix)
     with open(os.path.join(work, "keys.txt")) as listing:
         keys = [line.strip() for line in listing if line.strip()]
     keys = keys[:warmup + count]
     folder = os.path.join(work, "downloads")
     os.makedirs(folder, exist_ok=True)
-    usage = os.path.join(work, "time.txt")
-    latencies, programs, verdicts, peak_child_kib = [], [], {}, 0
-    measured_start = time.perf_counter()
-    for index, key in enumerate(keys):
-        if index == warmup:
-            measured_start = time.perf_counter()
+
+    def one(item):
+        index, key = item
         start = time.perf_counter()
         path = os.path.join(folder, f"{index}-{os.path.basename(key)}")
+        usage = path + ".time"
         body = stack.s3.get_object(Bucket=stack.uploads, Key=key)["Body"]
         with open(path, "wb") as out:
             shutil.copyfileobj(body, out, 1 << 20)
@@ -147,18 +148,26 @@ def measure(endpoint, prefix, work, count, warmup, command, memory):
                              f"{(process.stdout + process.stderr).decode(errors='replace')}")
         # Like the Lambda scanners in use today, every contender tags the object with its
         # verdict, so all three do the same S3 work around the scan.
-        stack.s3.put_object_tagging(Bucket=stack.uploads, Key=key, Tagging={"TagSet": [
-            {"Key": "scan-status", "Value": "INFECTED" if process.returncode == 1 else "CLEAN"}]})
+        verdict = "INFECTED" if process.returncode == 1 else "CLEAN"
+        stack.s3.put_object_tagging(Bucket=stack.uploads, Key=key, Tagging={"TagSet": [{"Key": "scan-status", "Value": verdict}]})
         elapsed = time.perf_counter() - start
         os.remove(path)
-        if index >= warmup:
-            latencies.append(elapsed)
-            programs.append(program)
-            verdict = "INFECTED" if process.returncode == 1 else "CLEAN"
-            verdicts[verdict] = verdicts.get(verdict, 0) + 1
-            with open(usage) as report:
-                peak_child_kib = max(peak_child_kib, int(report.read().split()[-1]))
+        with open(usage) as report:
+            peak = int(report.read().split()[-1])
+        os.remove(usage)
+        return elapsed, program, verdict, peak
+
+    for item in enumerate(keys[:warmup]):
+        one(item)
+    measured_start = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(one, list(enumerate(keys))[warmup:]))
     measured = time.perf_counter() - measured_start
+    latencies = [r[0] for r in results]
+    programs = [r[1] for r in results]
+    verdicts = {}
+    for result in results:
+        verdicts[result[2]] = verdicts.get(result[2], 0) + 1
 
     def percentile(values, fraction):
         values = sorted(values)
@@ -166,10 +175,10 @@ def measure(endpoint, prefix, work, count, warmup, command, memory):
         return values[rank - 1]
 
     return {
-        "objects": len(latencies), "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),
+        "objects": len(latencies), "parallel": parallel, "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),
         "programOnly": {"p50": percentile(programs, 0.50), "p99": percentile(programs, 0.99)},
         "mean": sum(latencies) / len(latencies), "objectsPerSecond": len(latencies) / measured,
-        "peakProgramKiB": peak_child_kib, "verdicts": ",".join(f"{k}={v}" for k, v in sorted(verdicts.items())),
+        "peakProgramKiB": max(r[3] for r in results), "verdicts": ",".join(f"{k}={v}" for k, v in sorted(verdicts.items())),
         **memory(),
     }
 
@@ -196,11 +205,11 @@ def main(argv):
         result["contender"] = "clamscan"
         result["peakKiB"] = result["peakProgramKiB"]
         print(json.dumps(result, sort_keys=True))
-    elif command == "clamdscan" and len(argv) == 9:
+    elif command == "clamdscan" and len(argv) in (9, 10):
         conf, pid = argv[5], int(argv[6])
         result = measure(endpoint, prefix, work, int(argv[7]), int(argv[8]),
                          lambda path: ["clamdscan", "--no-summary", "--fdpass", "-c", conf, path],
-                         lambda: {"clamdVmHWMKiB": vm_hwm(pid)})
+                         lambda: {"clamdVmHWMKiB": vm_hwm(pid)}, parallel=int(argv[9]) if len(argv) == 10 else 1)
         result["contender"] = "clamd"
         result["peakKiB"] = result["clamdVmHWMKiB"]
         print(json.dumps(result, sort_keys=True))

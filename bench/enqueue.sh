@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The backfill benchmark (not a test): `scanner enqueue`'s listing and queueing on a bucket of
-# BENCH_ENQUEUE_OBJECTS objects in moto, measured apart and together, at two queueing
-# concurrencies (docs/benchmarks.md, "Backfill").
+# BENCH_ENQUEUE_OBJECTS objects in moto, measured apart and together (docs/benchmarks.md,
+# "Backfill").
 #
 #   bench/enqueue.sh
 #
@@ -9,6 +9,7 @@
 #   BENCH_ENQUEUE_OBJECTS      objects in the bucket                       100000
 #   BENCH_ENQUEUE_LATENCY      ms the stand-in queue takes per call       20
 #   BENCH_ENQUEUE_MOTO         objects also queued to moto's own SQS      2000
+#   BENCH_ENQUEUE_CONCURRENCY  SendMessageBatch calls in flight           8
 #   BENCH_SKIP_BUILD           use the existing release build             unset
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,5 @@ endpoint=$(scripts/moto-server.sh start "$work/moto")
 export AWS_ENDPOINT_URL=$endpoint AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 
 echo "== $(nproc) cores; moto at $endpoint; $objects objects" >&2
-for concurrency in 8 32; do
-    echo "== SendMessageBatch calls in flight: $concurrency" >&2
-    .build-release/release/scanner-bench enqueue --objects "$objects" --concurrency "$concurrency" \
-        --latency "$latency" --moto-objects "$moto_objects"
-    moto_objects=0  # once is enough
-done
+.build-release/release/scanner-bench enqueue --objects "$objects" --concurrency "${BENCH_ENQUEUE_CONCURRENCY:-8}" \
+    --latency "$latency" --moto-objects "$moto_objects"

@@ -34,7 +34,7 @@ struct EnqueueCosts: AsyncParsableCommand {
         var environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "scanner-bench")
         logger.logLevel = .error
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .forAWSClients(maxConnectionsPerHost: max(16, concurrency)))
         do {
             let settings = try AWSSettings(environment: environment)
             let credentials = settings.makeCredentialsProvider(httpClient: httpClient)

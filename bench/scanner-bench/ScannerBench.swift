@@ -18,7 +18,7 @@ struct ScannerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scanner-bench",
         abstract: "Benchmark the warm scanner against an S3 endpoint (see bench/run.sh).",
-        subcommands: [Publish.self, Measure.self, EngineCosts.self, EnqueueCosts.self]
+        subcommands: [Publish.self, Measure.self, ReloadCosts.self, EngineCosts.self, EnqueueCosts.self]
     )
 }
 
@@ -60,6 +60,9 @@ struct Measure: AsyncParsableCommand {
     @Option(help: "How many of the first keys warm up the scanner and are left out of the figures.")
     var warmup: Int = 5
 
+    @Option(help: "Objects in flight at once (each through the whole workflow).")
+    var concurrency: Int = 1
+
     @Option(help: ArgumentHelp("A large object scanned after the others, with peak memory before and after.", valueName: "KEY"))
     var largeKey: String?
 
@@ -100,19 +103,29 @@ struct Measure: AsyncParsableCommand {
 
         var verdicts: [String: Int] = [:]
         var latencies: [Double] = []
-        var measuringSince = clock.now
-        for (index, key) in keyList.enumerated() {
-            if index == warmup { measuringSince = clock.now }
-            let start = clock.now
-            let report = await service.processor.process(WorkUnit(messageID: nil, items: [.object(ObjectRef(bucket: bucket, key: key))]))
-            let seconds = (clock.now - start).seconds
+        let processor = service.processor
+        let bucket = self.bucket
+        func scan(_ key: String) async throws -> (Double, ObjectReport) {
+            let start = ContinuousClock.now
+            let report = await processor.process(WorkUnit(messageID: nil, items: [.object(ObjectRef(bucket: bucket, key: key))]))
             guard let object = report.objects.first else { throw ValidationError("no outcome for \(key)") }
             if object.skipped || object.verdict == .error {
                 throw ValidationError("\(key): \(object.skipped ? "skipped" : "ERROR"): \(object.reasons.joined(separator: "; "))")
             }
-            if index >= warmup {
+            return ((ContinuousClock.now - start).seconds, object)
+        }
+        for key in keyList.prefix(warmup) { _ = try await scan(key) }
+        let measuringSince = clock.now
+        // `concurrency` objects in flight, each taken as soon as one is done.
+        try await withThrowingTaskGroup(of: (Double, ObjectReport).self) { group in
+            var pending = keyList.dropFirst(warmup).makeIterator()
+            for _ in 0..<concurrency {
+                if let key = pending.next() { group.addTask { try await scan(key) } }
+            }
+            while let (seconds, object) = try await group.next() {
                 latencies.append(seconds)
                 verdicts[object.verdict?.rawValue ?? "-", default: 0] += 1
+                if let key = pending.next() { group.addTask { try await scan(key) } }
             }
         }
         let measuredSeconds = (clock.now - measuringSince).seconds
@@ -155,6 +168,7 @@ struct Measure: AsyncParsableCommand {
         let sorted = latencies.sorted()
         let result: [String: JSONNumberOrString] = [
             "contender": .string("ours"),
+            "concurrency": .number(Double(concurrency)),
             "definitions": .string(definitions.manifest.version),
             "signatures": .number(Double(definitions.engine.database.signatureCount)),
             "objects": .number(Double(latencies.count)),
@@ -194,17 +208,22 @@ func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
 /// Peak and current memory of this process, from /proc/self/status (KiB).
 struct MemoryStatus {
     var vmHWM = 0
+    var rss = 0
     var rssAnon = 0
     var rssFile = 0
 
     static func read() -> MemoryStatus {
         var status = MemoryStatus()
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return status }
+        // procfs files report a size of 0: read to the end rather than by size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return status }
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        try? handle.close()
         for line in text.split(separator: "\n") {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, let value = Int(fields[1]) else { continue }
             switch fields[0] {
             case "VmHWM:": status.vmHWM = value
+            case "VmRSS:": status.rss = value
             case "RssAnon:": status.rssAnon = value
             case "RssFile:": status.rssFile = value
             default: break

@@ -9,7 +9,7 @@ extension HTTPClient.Configuration {
     /// the retry policy can take over.
     ///
     /// - Parameter maxConnectionsPerHost: At least ``S3TransferOptions/downloadConcurrency``.
-    public static func forAWSClients(maxConnectionsPerHost: Int = 16) -> HTTPClient.Configuration {
+    public static func forAWSClients(maxConnectionsPerHost: Int = 32) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
