@@ -5,6 +5,8 @@
         create the stack on moto, generate OBJECTS distinct objects (plus SAMPLES/*), upload
         them, write WORK/keys.txt and print the environment for the scanner; with LARGE_MIB > 0
         also upload a random object of that size as `large/object.bin`
+    contenders.py ENDPOINT untag PREFIX WORK
+        remove every tag of the objects in WORK/keys.txt (the next run scans them afresh)
     contenders.py ENDPOINT clamscan PREFIX WORK DB COUNT WARMUP
         per object: download with boto3, then `clamscan --no-summary -d DB FILE`
     contenders.py ENDPOINT clamdscan PREFIX WORK CONF CLAMD_PID COUNT WARMUP [PARALLEL]
@@ -198,6 +200,11 @@ def main(argv):
     endpoint, command, prefix, work = argv[1], argv[2], argv[3], argv[4]
     if command == "setup" and len(argv) == 8:
         setup(endpoint, prefix, work, int(argv[5]), argv[6], int(argv[7]))
+    elif command == "untag" and len(argv) == 5:
+        stack = Stack(endpoint, prefix)
+        with open(os.path.join(work, "keys.txt")) as listing:
+            for key in (line.strip() for line in listing if line.strip()):
+                stack.s3.delete_object_tagging(Bucket=stack.uploads, Key=key)
     elif command == "clamscan" and len(argv) == 8:
         database = argv[5]
         result = measure(endpoint, prefix, work, int(argv[6]), int(argv[7]),

@@ -15,6 +15,7 @@
 #   BENCH_WARMUP          first objects left out of figures     5
 #   BENCH_CLAMSCAN        objects clamscan scans (each loads)   5
 #   BENCH_MEMORY_MB       the memory limit of the reload run    3008
+#   BENCH_DATABASE        an already generated database folder  unset (generate)
 #   BENCH_KEEP            keep the work folder when set         unset
 #   BENCH_SKIP_BUILD      use the existing release build        unset
 set -euo pipefail
@@ -41,9 +42,23 @@ fi
 bench=.build-release/release/scanner-bench
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory; $(clamscan --version)" >&2
-echo "== generating $signatures signatures" >&2
-python3 bench/make-database.py --signatures "$signatures" --output "$work/db" --samples "$work/samples" >&2
-# The next day's database: the same files and one more signature file.
+if [ -n "${BENCH_DATABASE:-}" ]; then
+    mkdir -p "$work/db" && cp "$BENCH_DATABASE"/bench.* "$work/db/"
+    python3 bench/make-database.py --signatures 10 --output "$work/small" --samples "$work/samples" >/dev/null
+else
+    echo "== generating $signatures signatures" >&2
+    python3 bench/make-database.py --signatures "$signatures" --output "$work/db" --samples "$work/samples" >&2
+fi
+# In the official database's format: signed-style containers (.cud: the .cvd layout without
+# ClamAV's signature), which libclamav reads through zlib. (Plain signature files load twice
+# as slowly in any multi-threaded process, clamd included: libclamav reads them with getc,
+# which glibc locks there. docs/benchmarks.md.)
+mkdir -p "$work/containers"
+python3 scripts/make-test-cud.py main 1 "$work/db/bench.hdb" "$work/containers/main.cud"
+python3 scripts/make-test-cud.py daily 1 "$work/db/bench.ndb" "$work/containers/daily.cud"
+python3 scripts/make-test-cud.py extra 1 "$work/db/bench.hsb" "$work/containers/extra.cud"
+rm -rf "$work/db" && mv "$work/containers" "$work/db"
+# The next day's database: the same containers and one more signature file.
 mkdir -p "$work/db-next"
 ln "$work"/db/* "$work/db-next/"
 printf 'Bench.Next.Day:0:*:6e6578742d646179207369676e6174757265\n' >"$work/db-next/next.ndb"
@@ -63,18 +78,24 @@ head -c 2048 /dev/urandom >"$work/one.bin"
     clamscan --no-summary -d "$work/db" "$work/one.bin" >/dev/null || true
 
 "$bench" publish --database "$work/db" >&2
+untag() { python3 bench/contenders.py "$endpoint" untag bench "$work"; }
 for concurrency in 1 2 4; do
     echo "-- scanner: cold start, then $measured objects, $concurrency in flight" >&2
+    untag
+    load=()
+    if [ "$concurrency" = 1 ]; then load=(--time-load); fi
     "$bench" measure --bucket bench-uploads --keys "$work/keys.txt" --warmup "$warmup" \
-        --concurrency "$concurrency" >"$work/ours-$concurrency.json"
+        --concurrency "$concurrency" "${load[@]}" >"$work/ours-$concurrency.json"
 done
 
 echo "-- scanner: hot reload beside the old engine (no memory limit)" >&2
 "$bench" publish --database "$work/db" >&2
+untag
 DEFINITIONS_RELOAD=alongside "$bench" reload --bucket bench-uploads --keys "$work/keys.txt" --next "$work/db-next" \
     >"$work/reload-alongside.json"
 echo "-- scanner: hot reload with $memory_mb MB (auto)" >&2
 "$bench" publish --database "$work/db" >&2
+untag
 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=$memory_mb "$bench" reload --bucket bench-uploads --keys "$work/keys.txt" --next "$work/db-next" \
     >"$work/reload-limited.json"
 

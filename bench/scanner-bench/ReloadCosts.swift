@@ -38,8 +38,11 @@ struct ReloadCosts: AsyncParsableCommand {
 
     private func measure(_ service: ScannerService) async throws {
         let keyList = try String(contentsOfFile: keys, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        guard let first = await service.definitions.current() else { throw ValidationError("no definitions were loaded") }
-        let firstVersion = first.manifest.version
+        // Only the version is kept: holding the loaded definitions would keep the old engine
+        // alive, and an exclusive reload waits for it to be freed.
+        guard let firstVersion = await service.definitions.current()?.manifest.version else {
+            throw ValidationError("no definitions were loaded")
+        }
         let residentBefore = MemoryStatus.read()
 
         // Publish the next database from another process, so that its validation engine does

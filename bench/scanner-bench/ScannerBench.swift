@@ -63,6 +63,9 @@ struct Measure: AsyncParsableCommand {
     @Option(help: "Objects in flight at once (each through the whole workflow).")
     var concurrency: Int = 1
 
+    @Flag(help: "After the figures, time a second load of the same local database (libclamav's load and compile alone).")
+    var timeLoad = false
+
     @Option(help: ArgumentHelp("A large object scanned after the others, with peak memory before and after.", valueName: "KEY"))
     var largeKey: String?
 
@@ -165,6 +168,14 @@ struct Measure: AsyncParsableCommand {
             }
         }
 
+        var loadOnlySeconds: Double?
+        if timeLoad {
+            let start = clock.now
+            _ = try await ClamAVEngine.load(
+                databaseDirectory: definitions.engine.database.directory, options: EngineOptions(limits: service.configuration.limits))
+            loadOnlySeconds = (clock.now - start).seconds
+        }
+
         let sorted = latencies.sorted()
         let result: [String: JSONNumberOrString] = [
             "contender": .string("ours"),
@@ -182,6 +193,7 @@ struct Measure: AsyncParsableCommand {
             "verdicts": .string(verdicts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
         ]
         var output = result
+        if let loadOnlySeconds { output["loadOnlySeconds"] = .number(loadOnlySeconds) }
         if !scanOnly.isEmpty {
             let sortedScans = scanOnly.sorted()
             output["scanOnly"] = .object([

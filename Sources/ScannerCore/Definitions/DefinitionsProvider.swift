@@ -161,7 +161,13 @@ public actor DefinitionsProvider {
             logger.notice(
                 "reloading the definitions without holding two engines: scans wait for the new one",
                 metadata: ["footprint": "\(engineFootprint ?? 0)", "limit": "\(memoryLimit ?? 0)"])
-            await releaseCurrentEngine()
+            if let kept = await releaseCurrentEngine(), let previous {
+                // Something held the old engine far longer than any scan takes: keep it, and
+                // try again at the next check.
+                loaded = LoadedDefinitions(engine: kept, manifest: previous.manifest, directory: previous.directory)
+                try? FileManager.default.removeItem(atPath: directory)
+                throw ManifestError("the old engine was still in use \(Int(releaseTimeout.components.seconds)) s after the reload began; kept it")
+            }
         }
         do {
             let engine: ClamAVEngine
@@ -203,14 +209,21 @@ public actor DefinitionsProvider {
         return resident + footprint <= limit / 10 * 9
     }
 
+    /// How long an exclusive reload waits for the scans that hold the old engine: longer
+    /// than any scan may take.
+    private var releaseTimeout: Duration { .milliseconds(configuration.limits.maxScanTimeMilliseconds) + .seconds(60) }
+
     /// Drops the provider's engine and waits until every scan that holds it has finished and
-    /// it is freed.
-    private func releaseCurrentEngine() async {
-        weak var engine = loaded?.engine
+    /// it is freed; returns it when it is still alive after ``releaseTimeout``.
+    private func releaseCurrentEngine() async -> ClamAVEngine? {
+        weak let engine = loaded?.engine
         loaded = nil
+        let deadline = ContinuousClock.now + releaseTimeout
         while engine != nil {
+            if ContinuousClock.now >= deadline { return engine }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        return nil
     }
 
     /// Loads an engine, noting how much resident memory its load took at its peak.
