@@ -107,6 +107,9 @@ DatabaseDirectory $work/db
 TemporaryDirectory $work/clamd/tmp
 LogFile $work/clamd/clamd.log
 MaxThreads 4
+# As the scanner's (docs/threat-model.md): otherwise every run after the first is answered
+# from the cache of the same objects.
+DisableCache yes
 CONF
 started=$(date +%s%N)
 clamd -c "$work/clamd/clamd.conf" >"$work/clamd/clamd.out" 2>&1 &

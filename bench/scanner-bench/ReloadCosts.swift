@@ -38,11 +38,9 @@ struct ReloadCosts: AsyncParsableCommand {
 
     private func measure(_ service: ScannerService) async throws {
         let keyList = try String(contentsOfFile: keys, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        // Only the version is kept: holding the loaded definitions would keep the old engine
+        // Nothing of the loaded definitions is kept: holding them would keep the old engine
         // alive, and an exclusive reload waits for it to be freed.
-        guard let firstVersion = await service.definitions.current()?.manifest.version else {
-            throw ValidationError("no definitions were loaded")
-        }
+        guard await service.definitions.current() != nil else { throw ValidationError("no definitions were loaded") }
         let residentBefore = MemoryStatus.read()
 
         // Publish the next database from another process, so that its validation engine does
@@ -72,7 +70,8 @@ struct ReloadCosts: AsyncParsableCommand {
                 throw ValidationError("\(key) failed during the reload: \(report.objects.first?.reasons ?? [])")
             }
             latencies.append((clock.now - start).seconds)
-            if reloadSeconds == nil, let loaded = await service.definitions.current(), loaded.manifest.version != firstVersion {
+            // Asked without waiting for the reload (``DefinitionsProvider/current()`` would).
+            if reloadSeconds == nil, await service.definitions.lastReload != nil {
                 reloadSeconds = (clock.now - reloadStart).seconds
             }
         }
