@@ -16,7 +16,7 @@ module "updater_repository" {
   force_delete       = var.force_destroy
 }
 
-# --- Scanner configuration (DESIGN.md "Configuration") -------------------------------
+# --- Scanner configuration (docs/design.md "Configuration") --------------------------
 
 locals {
   # What the Lambda scanner and the ECS worker share.

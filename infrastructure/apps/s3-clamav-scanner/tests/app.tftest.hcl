@@ -723,7 +723,7 @@ run "worker_routes_large_objects_by_size" {
   }
 
   assert {
-    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].command == ["worker", "--queue-url", aws_sqs_queue.worker[0].id] && aws_ecs_task_definition.worker[0].requires_compatibilities == toset(["FARGATE"]) && one(aws_ecs_task_definition.worker[0].ephemeral_storage).size_in_gib == 30 && one(aws_ecs_task_definition.worker[0].runtime_platform).cpu_architecture == "ARM64"
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].command == ["worker", "--queue-url", aws_sqs_queue.worker[0].id] && aws_ecs_task_definition.worker[0].requires_compatibilities == toset(["FARGATE"]) && one(aws_ecs_task_definition.worker[0].ephemeral_storage).size_in_gib == 30 && one(aws_ecs_task_definition.worker[0].runtime_platform).cpu_architecture == "X86_64"
     error_message = "The task runs the scanner image's worker command on Fargate, with 30 GiB of disk, for the images' architecture."
   }
 
