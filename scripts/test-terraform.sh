@@ -9,7 +9,8 @@
 #
 # Needs what scripts/setup.sh installs (terraform with the provider in /opt/tf-plugins,
 # moto, boto3, checkov and principalmapper in their own virtual environments) and the
-# debug build of the executables: SCANNER_BIN and UPDATER_BIN, by default .build/debug/.
+# debug build of the executables: SCANNER_BIN and UPDATER_BIN, by default .build/debug/,
+# and the test tools RUNTIME_API_SERVER and TEST_MIRROR_BIN, by default beside SCANNER_BIN.
 # Writes nothing into the repository: every root is copied to a temporary directory first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,11 @@ checkov_venv=${CHECKOV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/c
 pmapper_venv=${PMAPPER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/pmapper-venv}
 SCANNER_BIN=${SCANNER_BIN:-$repo/.build/debug/scanner}
 UPDATER_BIN=${UPDATER_BIN:-$repo/.build/debug/definition-updater}
-export SCANNER_BIN UPDATER_BIN
-for binary in "$SCANNER_BIN" "$UPDATER_BIN"; do
-    [ -x "$binary" ] || { echo "test-terraform: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN)" >&2; exit 1; }
+RUNTIME_API_SERVER=${RUNTIME_API_SERVER:-$(dirname "$SCANNER_BIN")/runtime-api-server}
+TEST_MIRROR_BIN=${TEST_MIRROR_BIN:-$(dirname "$SCANNER_BIN")/test-mirror}
+export SCANNER_BIN UPDATER_BIN RUNTIME_API_SERVER TEST_MIRROR_BIN
+for binary in "$SCANNER_BIN" "$UPDATER_BIN" "$RUNTIME_API_SERVER" "$TEST_MIRROR_BIN"; do
+    [ -x "$binary" ] || { echo "test-terraform: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN/RUNTIME_API_SERVER/TEST_MIRROR_BIN)" >&2; exit 1; }
 done
 roots=(network apps/s3-clamav-scanner)
 

@@ -10,13 +10,13 @@ PREFIX) name a scanned bucket (and its notification prefix) to upload test objec
 Runs against the emulator that holds that stack (AWS_ENDPOINT_URL), each executable with
 the environment Terraform gave it (read from the state):
 
-- the scanner as the Lambda function (scripts/lambda-runtime-api.py stands in for the
+- the scanner as the Lambda function (the runtime-api-server test tool stands in for the
   Runtime API): before any database exists (ERROR), with the updater's database (CLEAN,
   INFECTED, UNSCANNABLE, and an object of the SSE-KMS bucket), and with a manifest ten
   days old (Definitions Stale, the stale-definitions path end to end);
 - the scanner as the ECS worker (the task definition's command and environment), on an
   object that the size route sends to its queue;
-- the updater (its function's environment, pointed at scripts/test-mirror.py instead of
+- the updater (its function's environment, pointed at the test-mirror test tool instead of
   the ClamAV mirror): UPDATED, RATE_LIMITED, COOLDOWN and TOO_SOON.
 
 It collects the embedded-metric-format lines they print on stdout and, through a catch-all
@@ -31,13 +31,13 @@ rule it adds to the bus, every event they publish, then fails unless:
   queue, and no rule that raises an alarm matches a skipped update (COOLDOWN, TOO_SOON);
 - every metric on the dashboard is one of the above.
 
-Binaries: SCANNER_BIN and UPDATER_BIN (default: the repository's .build/debug).
+Binaries: SCANNER_BIN and UPDATER_BIN (default: the repository's .build/debug), and the
+test tools RUNTIME_API_SERVER and TEST_MIRROR_BIN (default: beside SCANNER_BIN).
 """
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +52,9 @@ from moto.events.models import EventPattern
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCANNER = os.environ.get("SCANNER_BIN", os.path.join(ROOT, ".build", "debug", "scanner"))
 UPDATER = os.environ.get("UPDATER_BIN", os.path.join(ROOT, ".build", "debug", "definition-updater"))
+# The Swift test tools (Tests/RuntimeAPIServer, Tests/TestMirror), by default beside the scanner.
+RUNTIME_API_SERVER = os.environ.get("RUNTIME_API_SERVER", os.path.join(os.path.dirname(SCANNER), "runtime-api-server"))
+TEST_MIRROR = os.environ.get("TEST_MIRROR_BIN", os.path.join(os.path.dirname(SCANNER), "test-mirror"))
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 # Dimension names AWS publishes its metrics with (CloudWatch user guides of each service);
@@ -158,12 +161,6 @@ def aws_environment():
     }
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Output:
     """Everything the executables printed: EMF documents (stdout) and logs (stderr)."""
 
@@ -196,20 +193,17 @@ def scanner_as_lambda(stack, output, work, records, name):
     result_file = os.path.join(work, f"{name}-result.json")
     with open(event_file, "w") as file:
         json.dump({"Records": records}, file)
-    port = free_port()
-    api = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "lambda-runtime-api.py"), "--port", str(port),
-                            "--event", event_file, "--result", result_file, "--timeout", "120"],
-                           stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    # It prints its endpoint (127.0.0.1:PORT) on its first line, serves the event to the
+    # first `next`, writes the answer and exits.
+    api = subprocess.Popen([RUNTIME_API_SERVER, "--event", event_file, "--result", result_file, "--timeout", "120"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    endpoint = api.stdout.readline().strip()
+    if not endpoint:
+        raise SystemExit(f"verify_signals: {RUNTIME_API_SERVER} printed no endpoint")
     scratch = tempfile.mkdtemp(dir=work)
     env = {**stack.scanner["environment"][0]["variables"], **aws_environment(),
            "AWS_LAMBDA_FUNCTION_NAME": stack.scanner["function_name"],
-           "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}", "TMPDIR": scratch}
+           "AWS_LAMBDA_RUNTIME_API": endpoint, "TMPDIR": scratch}
     stdout, stderr = output.files(f"scanner-lambda-{name}")
     with open(stdout, "w") as out, open(stderr, "w") as err:
         scanner = subprocess.Popen([SCANNER], env=env, stdout=out, stderr=err)
@@ -255,7 +249,7 @@ def run_updater(stack, output, work, mirror_url, name, **overrides):
 
 
 class Mirror:
-    """scripts/test-mirror.py serving custom.ndb (the EICAR body signature)."""
+    """The test-mirror test tool serving custom.ndb (the EICAR body signature)."""
 
     def __init__(self, work):
         root = os.path.join(work, "mirror")
@@ -265,8 +259,7 @@ class Mirror:
         past = time.time() - 1000
         os.utime(os.path.join(root, "custom.ndb"), (past, past))
         self.root = root
-        self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "test-mirror.py"), "--root", root],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen([TEST_MIRROR, "--root", root], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.port = int(self.process.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}/custom.ndb"
 
@@ -417,9 +410,10 @@ def main():
     if len(sys.argv) not in (3, 4):
         raise SystemExit(__doc__)
     bucket, prefix = sys.argv[2], (sys.argv[3] if len(sys.argv) == 4 else "")
-    for binary in (SCANNER, UPDATER):
+    for binary in (SCANNER, UPDATER, RUNTIME_API_SERVER, TEST_MIRROR):
         if not os.access(binary, os.X_OK):
-            raise SystemExit(f"verify_signals: {binary} is not an executable (build first, or set SCANNER_BIN/UPDATER_BIN)")
+            raise SystemExit(f"verify_signals: {binary} is not an executable "
+                             "(build first, or set SCANNER_BIN/UPDATER_BIN/RUNTIME_API_SERVER/TEST_MIRROR_BIN)")
     stack = Stack(state_resources(sys.argv[1]))
     s3, sqs, events = boto3.client("s3"), boto3.client("sqs"), boto3.client("events")
     stack.events_queue_arn = one(set(stack.targets.values()))
