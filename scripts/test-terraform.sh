@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the Terraform under infrastructure/: formatting, validation, checkov, the mock
 # provider tests, then a real apply of the network and the app against moto_server in
-# three shapes (direct trigger; SQS trigger; SQS and the ECS worker), a check of the wiring
+# three shapes (direct trigger; SQS trigger; SQS and the ECS worker; each with the rescan,
+# a file-type policy and filters), a check of the wiring
 # through the AWS APIs after each, and on the last one: the policies' effect with an IAM
 # policy evaluator, every alarm and rule against what the real executables print and
 # publish, and each executable's configuration started on the environment Terraform sets
@@ -140,8 +141,17 @@ scanned_buckets = {
 scanned_bucket_kms_key_arns = ["$kms_key"]
 # moto has no Cloud Control API, which the versioning check reads through.
 scanned_bucket_versioning_check = "off"
-# With the worker on, objects over 1 KiB go to it.
-worker_route_threshold_bytes = 1024
+# The Lambda scanner takes objects up to 1 KiB; with the worker on it forwards larger ones.
+max_object_size_bytes = 1024
+# Every shape: the rescan (with the direct trigger it creates the scan queue), a file-type
+# policy and filters (the verdict BLOCKED, and skipped objects the protection exempts).
+rescan_on_definitions_update = true
+file_type_policy = { "emu-partner-drop/incoming/signals/images/" = ["PNG", "JPEG"] }
+scan_filters = {
+  "emu-uploads"      = { exclude_prefixes = ["tmp/"], exclude_suffixes = [".part"], min_size = 1 }
+  "emu-partner-drop" = { exclude_suffixes = [".tmp"] }
+}
+exempt_filtered_objects_from_protection = true
 scanner_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/scanner:0123456789abcdef0123456789abcdef01234567"
 updater_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/definition-updater:0123456789abcdef0123456789abcdef01234567"
 force_destroy     = true
@@ -230,7 +240,7 @@ terraform -chdir="$app_dir" output -json >"$work/app-outputs-sqs.json"
 python3 infrastructure/tests/verify_wiring.py --sqs "$work/network-outputs.json" "$work/app-outputs-sqs.json"
 echo "switched in $(($(date +%s) - t0)) s"
 
-section "add the ECS worker (routing by size) and verify"
+section "add the ECS worker (the scanner forwards large objects to it) and verify"
 t0=$(date +%s)
 apply "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs -var worker_enabled=true
 terraform -chdir="$app_dir" output -json >"$work/app-outputs-worker.json"
@@ -240,7 +250,7 @@ python3 infrastructure/tests/verify_wiring.py --worker "$work/network-outputs.js
 echo "switched in $(($(date +%s) - t0)) s"
 
 section "policies: intended effect per principal and request (Principal Mapper's evaluator)"
-"$pmapper_venv/bin/python" infrastructure/tests/policy_effects.py "$work/app-state.json" "$work/network-state.json"
+"$pmapper_venv/bin/python" infrastructure/tests/policy_effects.py --exempt-filtered "$work/app-state.json" "$work/network-state.json"
 
 section "alarms, rules and dashboard against the real scanner and updater"
 t0=$(date +%s)
