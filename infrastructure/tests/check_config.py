@@ -6,7 +6,8 @@ so that Terraform never accepts a value the executables refuse at start-up.
 
 Each SHOW.json is `terraform show -json` of a plan or of a state of the app root. Its
 outputs scanner_environment, updater_environment and worker_environment (null without the
-worker) are the variables Terraform sets; the platform adds its own (Lambda: region,
+worker) are the variables Terraform sets (in a plan, values known only after apply, the
+queue URLs, are stand-ins of the same form); the platform adds its own (Lambda: region,
 credentials, function name; Fargate: region and the container credentials endpoint).
 `scanner check-config` / `definition-updater check-config` must exit 0 for each, and the
 configuration they print must carry every value Terraform set, so a variable that is
@@ -179,9 +180,22 @@ def protected_tag_keys(show):
     return found
 
 
+def known_after_apply(value, unknown, name):
+    """A plan's output with the values known only after apply (queue URLs) filled in with
+    stand-ins of the same form."""
+    if unknown is True:
+        return f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name.lower().replace('_', '-')}-known-after-apply"
+    if isinstance(unknown, dict):
+        value = dict(value or {})
+        for key, inner in unknown.items():
+            value[key] = known_after_apply(value.get(key), inner, key)
+    return value
+
+
 def outputs(show):
     if "planned_values" in show:
-        return {name: output.get("value") for name, output in show["planned_values"].get("outputs", {}).items()}
+        return {name: known_after_apply(change.get("after"), change.get("after_unknown"), name)
+                for name, change in show.get("output_changes", {}).items()}
     return {name: output.get("value") for name, output in show["values"].get("outputs", {}).items()}
 
 
