@@ -9,6 +9,9 @@ as lambda_architecture. Lambda runs an image only on the architecture it was bui
   - Terraform's default of lambda_architecture (infrastructure/apps/s3-clamav-scanner/
     variables.tf) differs from it: an apply outside the workflow would create functions
     that cannot run the images the workflow pushes;
+  - a module under infrastructure/modules/ declares an architecture variable (any variable
+    whose name contains "architecture") whose default differs from it: a caller that
+    forgets to pass one would get functions for another architecture;
   - a var file under envs/ sets lambda_architecture: the workflow's -var would silently
     override it;
   - a job that builds the images (docker build) or tests them (scripts/test-images.sh)
@@ -34,20 +37,27 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_WORKFLOW = WORKFLOWS / "deploy.yml"
 APP_ROOT = ROOT / "infrastructure" / "apps" / "s3-clamav-scanner"
+MODULES = ROOT / "infrastructure" / "modules"
 
 # Lambda's names and the OCI platform, and whether GitHub's runner label for it ends in
 # "-arm" (ubuntu-24.04 is x86_64, ubuntu-24.04-arm is arm64).
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 
+def variable_defaults(variables_tf: pathlib.Path) -> dict[str, str | None]:
+    """Each variable of a file whose name contains "architecture": its default (a string
+    literal), or None when it has none (the caller must pass it)."""
+    defaults = {}
+    text = variables_tf.read_text()
+    for block in re.finditer(r'^variable\s+"([^"]*architecture[^"]*)"\s*\{(.*?)^\}', text, re.S | re.M):
+        default = re.search(r'^\s*default\s*=\s*"([^"]*)"', block.group(2), re.M)
+        defaults[block.group(1)] = default.group(1) if default else None
+    return defaults
+
+
 def terraform_default(variables_tf: pathlib.Path) -> str | None:
     """The default of variable "lambda_architecture" (a string literal)."""
-    text = variables_tf.read_text()
-    block = re.search(r'^variable\s+"lambda_architecture"\s*\{(.*?)^\}', text, re.S | re.M)
-    if not block:
-        return None
-    default = re.search(r'^\s*default\s*=\s*"([^"]*)"', block.group(1), re.M)
-    return default.group(1) if default else None
+    return variable_defaults(variables_tf).get("lambda_architecture")
 
 
 def run_scripts(job: dict) -> str:
@@ -71,6 +81,11 @@ def main() -> int:
         problems.append(f"Terraform's lambda_architecture defaults to {default!r} but the deploy "
                         f"workflow builds the images for LAMBDA_ARCHITECTURE={architecture} "
                         f"({PLATFORMS[architecture]})")
+    for variables_tf in sorted(MODULES.glob("*/*.tf")):
+        for name, value in variable_defaults(variables_tf).items():
+            if value is not None and value != architecture:
+                problems.append(f"{variables_tf.relative_to(ROOT)}: variable {name} defaults to {value!r}, "
+                                f"not LAMBDA_ARCHITECTURE={architecture}: set it to {architecture!r} or drop the default")
     for var_file in sorted((APP_ROOT / "envs").glob("*.tfvars")):
         if re.search(r"^\s*lambda_architecture\s*=", var_file.read_text(), re.M):
             problems.append(f"{var_file.relative_to(ROOT)} sets lambda_architecture; the deploy "
@@ -105,7 +120,7 @@ def main() -> int:
         print(PLATFORMS[architecture])
     else:
         print(f"check-architecture: ok, {architecture} ({PLATFORMS[architecture]}) in the workflow, "
-              "Terraform's default and the image jobs' runners")
+              "Terraform's defaults (app and modules) and the image jobs' runners")
     return 0
 
 

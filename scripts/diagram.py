@@ -27,7 +27,6 @@ from diagrams import Cluster, Diagram, Edge, Node
 from diagrams.aws.compute import ECR, ElasticContainerServiceService, LambdaFunction
 from diagrams.aws.integration import (
     EventbridgeCustomEventBusResource,
-    EventbridgeDefaultEventBusResource,
     EventbridgeRule,
     EventbridgeScheduler,
     SimpleQueueServiceSqsQueue,
@@ -83,16 +82,11 @@ def describe(filename: str) -> None:
                 "scanned buckets (versioned)\npolicy: no download unless\nscan-status=CLEAN, no scan tag\nwritten by anyone but the scanner"
             )
             keys = KMS("customer-managed keys\n(SSE-KMS, optional):\nkms:Decrypt via S3 only")
-            scan_queue = SimpleQueueServiceSqsQueue("scan queue\n(optional, + redrive queue,\npartial batch failures)")
+            scan_queue = SimpleQueueServiceSqsQueue("scan queue\n(SQS trigger or rescan,\n+ redrive queue,\npartial batch failures)")
             definitions = SimpleStorageServiceS3Bucket(
                 "definitions bucket\nclamav/ + manifest.json\n(read only by the scanner\nvia the S3 endpoint, and the updater)"
             )
             quarantine = SimpleStorageServiceS3Bucket("quarantine bucket\n(optional)")
-
-            with Cluster("default event bus (with the ECS worker)"):
-                default_bus = EventbridgeDefaultEventBusResource("S3 Object Created")
-                small_route = EventbridgeRule("route: size <= threshold")
-                large_route = EventbridgeRule("route: size > threshold")
 
             with Cluster("VPC: no internet or NAT gateway"):
                 with Cluster("2 private subnets (2 AZs)"):
@@ -105,7 +99,7 @@ def describe(filename: str) -> None:
                 s3_endpoint = Endpoint("S3 gateway\nendpoint")
                 interface_endpoints = Endpoint("interface endpoints\nEventBridge (+ SQS, ECR,\nLogs for the worker)")
 
-            worker_queue = SimpleQueueServiceSqsQueue("worker queue\n(+ redrive queue)")
+            worker_queue = SimpleQueueServiceSqsQueue("worker queue\n(objects over the Lambda\nscanner's MAX_OBJECT_SIZE,\n+ redrive queue)")
 
             with Cluster("outside the VPC"):
                 schedule = EventbridgeScheduler("daily schedule\n(default bus)\n+ once per deploy")
@@ -113,12 +107,13 @@ def describe(filename: str) -> None:
 
             with Cluster("custom event bus s3-clamav-scanner"):
                 bus = EventbridgeCustomEventBusResource("scan results,\nscan failures,\ndefinitions events")
-                rules = EventbridgeRule("rules: scan failures, update\nfailures (not COOLDOWN/TOO_SOON),\ninfected, unscannable,\ninvocation failures")
+                rules = EventbridgeRule("rules: scan failures, update\nfailures (not COOLDOWN/TOO_SOON),\ninfected, unscannable, blocked,\ninvocation failures")
+                rescan_rule = EventbridgeRule("rescan rule (optional):\nDefinitions Updated")
                 events_queue = SimpleQueueServiceSqsQueue("events queue\n(14 days)")
 
             logs = CloudwatchLogs("logs + EMF metrics\n[Service], [Service, Verdict]")
             alarms = CloudwatchAlarm("alarms: function errors,\nScanErrors, definitions age,\nfailure rules, redrive depth")
-            dashboard = Cloudwatch("dashboard: verdicts, latency,\nbytes, definitions age,\nqueue and redrive depth")
+            dashboard = Cloudwatch("dashboard: verdicts (BLOCKED too),\nlatency, bytes, definitions age,\nqueue and redrive depth")
 
         github >> Edge(label="docker push :SHA") >> scanner_repository
         github >> Edge(label="docker push :SHA") >> updater_repository
@@ -127,9 +122,8 @@ def describe(filename: str) -> None:
 
         uploads >> Edge(label="ObjectCreated\n(direct trigger)", style="dotted") >> scanner
         uploads >> Edge(label="ObjectCreated\n(SQS trigger)") >> scan_queue >> Edge(label="batch") >> scanner
-        uploads >> Edge(label="with the worker") >> default_bus
-        default_bus >> small_route >> Edge(label="scanner or\nscan queue") >> scan_queue
-        default_bus >> large_route >> worker_queue >> Edge(label="poll") >> worker
+        scanner >> Edge(label="over its MAX_OBJECT_SIZE\n(with the worker)") >> worker_queue >> Edge(label="poll") >> worker
+        scanner >> Edge(style="dotted", label="rescan: listings\nand objects") >> scan_queue
         worker_queue >> Edge(style="dotted", label="depth") >> scaling >> worker
         scanner >> Edge(style="dashed", label="ENIs") >> [subnet_a, subnet_b]
         [scanner, worker] >> Edge(label="GET version, tag,\ndelete infected") >> s3_endpoint
@@ -145,6 +139,7 @@ def describe(filename: str) -> None:
         updater >> Edge(label="PutEvents") >> bus
 
         bus >> rules >> events_queue
+        bus >> rescan_rule >> scan_queue
         [scanner, worker, updater] >> Edge(style="dotted") >> logs
         logs >> Edge(style="dotted") >> [alarms, dashboard]
         rules >> Edge(style="dotted", label="matched events") >> alarms

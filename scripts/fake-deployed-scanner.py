@@ -12,7 +12,7 @@ object version, does what the real stack does, or one of the ways it could go wr
   --mode lying          the INFECTED event says DELETED, but nothing is deleted.
 
 Not a scanner: EICAR is recognised by its exact bytes, an encrypted zip by the flag of
-its first entry. Event shape: docs/DESIGN.md ("Events").
+its first entry. Event shape: docs/design.md ("Events").
 """
 
 import argparse

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the Terraform under infrastructure/: formatting, validation, checkov, the mock
 # provider tests, then a real apply of the network and the app against moto_server in
-# three shapes (direct trigger; SQS trigger; SQS and the ECS worker), a check of the wiring
+# three shapes (direct trigger; SQS trigger; SQS and the ECS worker; each with the rescan,
+# a file-type policy and filters), a check of the wiring
 # through the AWS APIs after each, and on the last one: the policies' effect with an IAM
 # policy evaluator, every alarm and rule against what the real executables print and
 # publish, and each executable's configuration started on the environment Terraform sets
@@ -9,7 +10,8 @@
 #
 # Needs what scripts/setup.sh installs (terraform with the provider in /opt/tf-plugins,
 # moto, boto3, checkov and principalmapper in their own virtual environments) and the
-# debug build of the executables: SCANNER_BIN and UPDATER_BIN, by default .build/debug/.
+# debug build of the executables: SCANNER_BIN and UPDATER_BIN, by default .build/debug/,
+# and the test tools RUNTIME_API_SERVER and TEST_MIRROR_BIN, by default beside SCANNER_BIN.
 # Writes nothing into the repository: every root is copied to a temporary directory first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +22,11 @@ checkov_venv=${CHECKOV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/c
 pmapper_venv=${PMAPPER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/pmapper-venv}
 SCANNER_BIN=${SCANNER_BIN:-$repo/.build/debug/scanner}
 UPDATER_BIN=${UPDATER_BIN:-$repo/.build/debug/definition-updater}
-export SCANNER_BIN UPDATER_BIN
-for binary in "$SCANNER_BIN" "$UPDATER_BIN"; do
-    [ -x "$binary" ] || { echo "test-terraform: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN)" >&2; exit 1; }
+RUNTIME_API_SERVER=${RUNTIME_API_SERVER:-$(dirname "$SCANNER_BIN")/runtime-api-server}
+TEST_MIRROR_BIN=${TEST_MIRROR_BIN:-$(dirname "$SCANNER_BIN")/test-mirror}
+export SCANNER_BIN UPDATER_BIN RUNTIME_API_SERVER TEST_MIRROR_BIN
+for binary in "$SCANNER_BIN" "$UPDATER_BIN" "$RUNTIME_API_SERVER" "$TEST_MIRROR_BIN"; do
+    [ -x "$binary" ] || { echo "test-terraform: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN/RUNTIME_API_SERVER/TEST_MIRROR_BIN)" >&2; exit 1; }
 done
 roots=(network apps/s3-clamav-scanner)
 
@@ -137,8 +141,17 @@ scanned_buckets = {
 scanned_bucket_kms_key_arns = ["$kms_key"]
 # moto has no Cloud Control API, which the versioning check reads through.
 scanned_bucket_versioning_check = "off"
-# With the worker on, objects over 1 KiB go to it.
-worker_route_threshold_bytes = 1024
+# The Lambda scanner takes objects up to 1 KiB; with the worker on it forwards larger ones.
+max_object_size_bytes = 1024
+# Every shape: the rescan (with the direct trigger it creates the scan queue), a file-type
+# policy and filters (the verdict BLOCKED, and skipped objects the protection exempts).
+rescan_on_definitions_update = true
+file_type_policy = { "emu-partner-drop/incoming/signals/images/" = ["PNG", "JPEG"] }
+scan_filters = {
+  "emu-uploads"      = { exclude_prefixes = ["tmp/"], exclude_suffixes = [".part"], min_size = 1 }
+  "emu-partner-drop" = { exclude_suffixes = [".tmp"] }
+}
+exempt_filtered_objects_from_protection = true
 scanner_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/scanner:0123456789abcdef0123456789abcdef01234567"
 updater_image_uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/s3-clamav-scanner-emu/definition-updater:0123456789abcdef0123456789abcdef01234567"
 force_destroy     = true
@@ -227,7 +240,7 @@ terraform -chdir="$app_dir" output -json >"$work/app-outputs-sqs.json"
 python3 infrastructure/tests/verify_wiring.py --sqs "$work/network-outputs.json" "$work/app-outputs-sqs.json"
 echo "switched in $(($(date +%s) - t0)) s"
 
-section "add the ECS worker (routing by size) and verify"
+section "add the ECS worker (the scanner forwards large objects to it) and verify"
 t0=$(date +%s)
 apply "$app_dir" "$work/app.tfvars" -var scan_trigger=sqs -var worker_enabled=true
 terraform -chdir="$app_dir" output -json >"$work/app-outputs-worker.json"
@@ -237,7 +250,7 @@ python3 infrastructure/tests/verify_wiring.py --worker "$work/network-outputs.js
 echo "switched in $(($(date +%s) - t0)) s"
 
 section "policies: intended effect per principal and request (Principal Mapper's evaluator)"
-"$pmapper_venv/bin/python" infrastructure/tests/policy_effects.py "$work/app-state.json" "$work/network-state.json"
+"$pmapper_venv/bin/python" infrastructure/tests/policy_effects.py --exempt-filtered "$work/app-state.json" "$work/network-state.json"
 
 section "alarms, rules and dashboard against the real scanner and updater"
 t0=$(date +%s)

@@ -6,11 +6,14 @@ so that Terraform never accepts a value the executables refuse at start-up.
 
 Each SHOW.json is `terraform show -json` of a plan or of a state of the app root. Its
 outputs scanner_environment, updater_environment and worker_environment (null without the
-worker) are the variables Terraform sets; the platform adds its own (Lambda: region,
+worker) are the variables Terraform sets (in a plan, values known only after apply, the
+queue URLs, are stand-ins of the same form); the platform adds its own (Lambda: region,
 credentials, function name; Fargate: region and the container credentials endpoint).
 `scanner check-config` / `definition-updater check-config` must exit 0 for each, and the
 configuration they print must carry every value Terraform set, so a variable that is
-silently ignored (misspelt, or no longer read) fails too.
+silently ignored (misspelt, or no longer read) fails too. On an applied state, the scan tag
+keys the protective bucket policies forbid others to write must be exactly the keys the
+scanner says it writes (check-config's tagKeys).
 
 Binaries: SCANNER_BIN and UPDATER_BIN (default: the repository's .build/debug).
 """
@@ -53,13 +56,37 @@ def listed(value):
     return value.split(",")
 
 
+def file_type_policy(value):
+    """FILE_TYPE_POLICY as check-config prints it (sorted here): BUCKET/PREFIX=TYPE,TYPE with
+    the types upper-case and sorted (a rule without a prefix ends in /)."""
+    rules = []
+    for rule in value.split(";"):
+        location, types = rule.split("=", 1)
+        location = location if "/" in location else location + "/"
+        rules.append(f"{location}={','.join(sorted(t.strip().upper() for t in types.split(',')))}")
+    return sorted(rules)
+
+
+def scan_filters(value):
+    """SCAN_FILTERS as check-config prints it: every field, the unset ones empty."""
+    empty = {"include_prefixes": [], "exclude_prefixes": [], "include_suffixes": [], "exclude_suffixes": [], "min_size": 0}
+    return {bucket: {**empty, **fields} for bucket, fields in json.loads(value).items()}
+
+
 # Every variable Terraform sets, and where the printed configuration shows it. A variable
 # Terraform sets that is missing here fails the test: add it (and what shows it).
 SCANNER_FIELDS = {
-    "DEFINITIONS_BUCKET": (("definitionsBucket",), text),
-    "DEFINITIONS_PREFIX": (("definitionsPrefix",), text),
+    "DEFINITIONS_BUCKET": (("definitions", "bucket"), text),
+    "DEFINITIONS_PREFIX": (("definitions", "prefix"), text),
     "EVENT_BUS_NAME": (("eventBusName",), text),
     "INFECTED_ACTION": (("infectedAction",), text),
+    "BLOCKED_ACTION": (("blockedAction",), text),
+    "FILE_TYPE_POLICY": (("fileTypePolicy",), file_type_policy),
+    "SCAN_FILTERS": (("filters",), scan_filters),
+    "SCAN_QUEUE_URL": (("scanQueueURL",), text),
+    "RESCAN_BUCKETS": (("rescanBuckets",), listed),
+    "RESCAN_WINDOW": (("rescanWindowHours",), integer),
+    "LARGE_OBJECT_QUEUE_URL": (("largeObjectQueueURL",), text),
     "QUARANTINE_BUCKET": (("quarantineBucket",), text),
     "PUBLISH_CLEAN_RESULTS": (("publishCleanResults",), boolean),
     "DEFINITIONS_CHECK_INTERVAL": (("definitionsCheckInterval",), integer),
@@ -78,8 +105,8 @@ SCANNER_FIELDS = {
     "AWS_REGION": (None, text),  # the worker's; the SDK's own setting, not in the configuration
 }
 UPDATER_FIELDS = {
-    "DEFINITIONS_BUCKET": (("definitionsBucket",), text),
-    "DEFINITIONS_PREFIX": (("definitionsPrefix",), text),
+    "DEFINITIONS_BUCKET": (("definitions", "bucket"), text),
+    "DEFINITIONS_PREFIX": (("definitions", "prefix"), text),
     "EVENT_BUS_NAME": (("eventBusName",), text),
     "CLAMAV_OFFICIAL_DATABASES": (("officialDatabases",), boolean),
     "CLAMAV_DATABASE_MIRRORS": (("databaseMirrors",), listed),
@@ -111,7 +138,7 @@ def start(label, binary, terraform_env, platform, fields, expected=None):
     env = {"PATH": "/usr/bin:/bin", **platform, **terraform_env}
     done = subprocess.run([binary, "check-config"], env=env, capture_output=True, text=True, timeout=60)
     if not check(done.returncode == 0, f"{label}: check-config accepts what Terraform sets (exit {done.returncode}) {done.stderr.strip()}"):
-        return
+        return None
     configuration = json.loads(done.stdout)
     for name, value in sorted(terraform_env.items()):
         if name not in fields:
@@ -124,14 +151,51 @@ def start(label, binary, terraform_env, platform, fields, expected=None):
         if shown is None:
             unshown.add(f"{os.path.basename(binary)} {name}")
             continue
+        if convert is file_type_policy:
+            shown = sorted(shown)
         check(shown == convert(value), f"{label}: {name}={value!r} is read ({'.'.join(path)} = {shown!r})")
     for path, value in (expected or {}).items():
         check(field(configuration, path) == value, f"{label}: {'.'.join(path)} is {value!r} (got {field(configuration, path)!r})")
+    return configuration
+
+
+def protected_tag_keys(show):
+    """The scan tag keys the applied bucket policies forbid others to write (DenyWritingScanTags),
+    by bucket; empty for a plan (the policies are not known before apply)."""
+    if "values" not in show:
+        return {}
+
+    def walk(module):
+        yield from module.get("resources", [])
+        for child in module.get("child_modules", []):
+            yield from walk(child)
+
+    found = {}
+    for resource in walk(show["values"]["root_module"]):
+        if resource["type"] == "aws_s3_bucket_policy" and resource["address"].startswith("aws_s3_bucket_policy.scanned"):
+            for statement in json.loads(resource["values"]["policy"])["Statement"]:
+                if statement.get("Sid") == "DenyWritingScanTags":
+                    keys = statement["Condition"]["ForAnyValue:StringEquals"]["s3:RequestObjectTagKeys"]
+                    found[resource["values"]["bucket"]] = sorted(keys if isinstance(keys, list) else [keys])
+    return found
+
+
+def known_after_apply(value, unknown, name):
+    """A plan's output with the values known only after apply (queue URLs) filled in with
+    stand-ins of the same form."""
+    if unknown is True:
+        return f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name.lower().replace('_', '-')}-known-after-apply"
+    if isinstance(unknown, dict):
+        value = dict(value or {})
+        for key, inner in unknown.items():
+            value[key] = known_after_apply(value.get(key), inner, key)
+    return value
 
 
 def outputs(show):
     if "planned_values" in show:
-        return {name: output.get("value") for name, output in show["planned_values"].get("outputs", {}).items()}
+        return {name: known_after_apply(change.get("after"), change.get("after_unknown"), name)
+                for name, change in show.get("output_changes", {}).items()}
     return {name: output.get("value") for name, output in show["values"].get("outputs", {}).items()}
 
 
@@ -140,14 +204,19 @@ def main():
         raise SystemExit(__doc__)
     for path in sys.argv[1:]:
         with open(path) as file:
-            values = outputs(json.load(file))
+            show = json.load(file)
+        values = outputs(show)
         label = os.path.basename(path)
         print(label)
         scanner_function = values["scanner_function_name"]
-        start(f"{label} scanner (Lambda)", SCANNER, values["scanner_environment"],
-              {**LAMBDA_PLATFORM, "AWS_LAMBDA_FUNCTION_NAME": scanner_function}, SCANNER_FIELDS,
-              # Without SERVICE_NAME in Lambda, the metrics' Service is the function's name.
-              {("serviceName",): scanner_function})
+        configuration = start(f"{label} scanner (Lambda)", SCANNER, values["scanner_environment"],
+                              {**LAMBDA_PLATFORM, "AWS_LAMBDA_FUNCTION_NAME": scanner_function}, SCANNER_FIELDS,
+                              # Without SERVICE_NAME in Lambda, the metrics' Service is the function's name.
+                              {("serviceName",): scanner_function})
+        # Every tag the scanner writes is one the protective bucket policy keeps others from writing.
+        for bucket, keys in protected_tag_keys(show).items():
+            written = sorted((configuration or {}).get("tagKeys", {}).values())
+            check(keys == written, f"{label}: {bucket}'s policy protects exactly the tag keys the scanner writes {written}: {keys}")
         start(f"{label} definition-updater (Lambda)", UPDATER, values["updater_environment"],
               {**LAMBDA_PLATFORM, "AWS_LAMBDA_FUNCTION_NAME": values["updater_function_name"]}, UPDATER_FIELDS)
         if values.get("worker_environment"):

@@ -5,7 +5,12 @@ simulation (principalmapper.querying), which evaluates identity policies, resour
 policies, explicit denies and the condition operators we use (String*, Arn*, Null,
 ForAnyValue:) against a request context.
 
-    policy_effects.py APP_STATE.json NETWORK_STATE.json    (terraform show -json of each)
+    policy_effects.py [--exempt-filtered] APP_STATE.json NETWORK_STATE.json
+                                         (terraform show -json of each)
+
+--exempt-filtered: the app was applied with exempt_filtered_objects_from_protection, so the
+keys scan_filters excludes (by prefix or suffix) on the protected bucket must be readable
+without a CLEAN tag, and nothing else.
 
 What the evaluator cannot know, the test states: which condition keys S3 and KMS put in a
 request's context (taken from the Service Authorization Reference: for example
@@ -110,9 +115,12 @@ def tags(**values):
 
 
 def main():
-    if len(sys.argv) != 3:
+    arguments = sys.argv[1:]
+    exempt_filtered = arguments[:1] == ["--exempt-filtered"]
+    arguments = arguments[1:] if exempt_filtered else arguments
+    if len(arguments) != 2:
         raise SystemExit(__doc__)
-    app, network = resources(sys.argv[1]), resources(sys.argv[2])
+    app, network = resources(arguments[0]), resources(arguments[1])
     world = World(app, network)
     scanner_environment = app["module.scanner.aws_lambda_function.this"]["environment"][0]["variables"]
     keys = [scanner_environment[name] for name in sorted(scanner_environment) if name.startswith("TAG_KEY_")]
@@ -141,6 +149,21 @@ def main():
         expect(world, "allow", who, principal, "s3:GetObject", obj, through_endpoint=True, why="not yet scanned")
         expect(world, "allow", who, principal, "s3:GetObjectVersion", obj, tags(scan_status="INFECTED"), through_endpoint=True)
     expect(world, "deny", "the updater", world.updater, "s3:GetObject", obj, {f"s3:ExistingObjectTag/{status}": "CLEAN"}, why="no grant")
+
+    # Keys the scanner skips (SCAN_FILTERS) never get a verdict.
+    filters = json.loads(scanner_environment.get("SCAN_FILTERS", "{}")).get(uploads, {})
+    excluded = [f"{p}report.pdf" for p in filters.get("exclude_prefixes", [])] + [f"incoming/report{s}" for s in filters.get("exclude_suffixes", [])]
+    if exempt_filtered and not excluded:
+        raise SystemExit(f"policy_effects: --exempt-filtered, but scan_filters excludes no key of {uploads}")
+    for key in excluded:
+        skipped = f"arn:aws:s3:::{uploads}/{key}"
+        expect(world, "allow" if exempt_filtered else "deny", "an uploader", world.uploader, "s3:GetObject", skipped,
+               why="scan_filters skips it: it will never be tagged" + (" (exempt_filtered_objects_from_protection)" if exempt_filtered else ""))
+        expect(world, "deny", "an uploader", world.uploader, "s3:PutObjectTagging", skipped, {"s3:RequestObjectTagKeys": [status]},
+               why="no scan tag may be forged on a skipped object either")
+    if excluded:
+        expect(world, "deny", "an uploader", world.uploader, "s3:GetObject", f"arn:aws:s3:::{uploads}/incoming/report.pdf.txt",
+               why="a key no filter excludes stays protected")
 
     print(f"protected bucket {uploads}: scan tags")
     expect(world, "allow", "an uploader", world.uploader, "s3:PutObject", obj, why="no tags")
@@ -191,6 +214,21 @@ def main():
                    why="an object of another bucket")
             expect(world, "deny", who, principal, "kms:GenerateDataKey", key, via_s3, why="writes nothing under the key")
             expect(world, "deny", who, principal, "kms:Decrypt", key.rsplit("/", 1)[0] + "/another-key", via_s3, why="not a listed key")
+
+    print("queues")
+    queues = {address: values["arn"] for address, values in app.items() if address.startswith("aws_sqs_queue.")}
+    scan_queue, worker_queue = queues.get("aws_sqs_queue.scan[0]"), queues.get("aws_sqs_queue.worker[0]")
+    if scan_queue:
+        rescan = "RESCAN_BUCKETS" in scanner_environment
+        expect(world, "allow" if rescan else "deny", "the scanner", world.scanner, "sqs:SendMessage", scan_queue,
+               why="the rescan queues its listings and objects there" if rescan else "no rescan")
+        expect(world, "allow", "the ECS worker", world.worker, "sqs:SendMessage", scan_queue, why="a backfill run as a one-off worker task")
+        expect(world, "deny", "the updater", world.updater, "sqs:SendMessage", scan_queue)
+    if worker_queue:
+        expect(world, "allow", "the scanner", world.scanner, "sqs:SendMessage", worker_queue, why="forwards objects over its MAX_OBJECT_SIZE")
+        expect(world, "deny", "the ECS worker", world.worker, "sqs:SendMessage", worker_queue, why="it is the last stop")
+        expect(world, "deny", "the updater", world.updater, "sqs:SendMessage", worker_queue)
+        expect(world, "deny", "the scanner", world.scanner, "sqs:ReceiveMessage", worker_queue, why="the worker's queue is the worker's")
 
     print(f"definitions bucket {definitions}")
     manifest = f"arn:aws:s3:::{definitions}/{prefix}manifest.json"

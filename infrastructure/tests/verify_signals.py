@@ -4,19 +4,26 @@ Terraform created can be triggered by what the real executables print and publis
 
     verify_signals.py STATE.json BUCKET [PREFIX]
 
-STATE.json is `terraform show -json` of the applied app with the worker on; BUCKET (and
-PREFIX) name a scanned bucket (and its notification prefix) to upload test objects to.
+STATE.json is `terraform show -json` of the applied app with the worker and the rescan on,
+a file_type_policy rule under BUCKET/PREFIX that does not allow text, and scan_filters
+with an exclude_suffixes entry for BUCKET; BUCKET (and PREFIX) name a scanned bucket (and
+its notification prefix) to upload test objects to.
 
 Runs against the emulator that holds that stack (AWS_ENDPOINT_URL), each executable with
 the environment Terraform gave it (read from the state):
 
-- the scanner as the Lambda function (scripts/lambda-runtime-api.py stands in for the
+- the scanner as the Lambda function (the runtime-api-server test tool stands in for the
   Runtime API): before any database exists (ERROR), with the updater's database (CLEAN,
-  INFECTED, UNSCANNABLE, and an object of the SSE-KMS bucket), and with a manifest ten
-  days old (Definitions Stale, the stale-definitions path end to end);
+  INFECTED, UNSCANNABLE, BLOCKED by the deployed FILE_TYPE_POLICY, and an object the
+  deployed SCAN_FILTERS exclude, which must stay untagged), and with a manifest ten days
+  old (Definitions Stale, the stale-definitions path end to end);
 - the scanner as the ECS worker (the task definition's command and environment), on an
-  object that the size route sends to its queue;
-- the updater (its function's environment, pointed at scripts/test-mirror.py instead of
+  object larger than the Lambda scanner's MAX_OBJECT_SIZE, which the Lambda scanner
+  forwards to the worker's queue (LARGE_OBJECT_QUEUE_URL);
+- the rescan: the updater's Definitions Updated, delivered by the rescan rule to the scan
+  queue, given to the Lambda scanner, which must queue a listing of each RESCAN_BUCKETS
+  entry on SCAN_QUEUE_URL;
+- the updater (its function's environment, pointed at the test-mirror test tool instead of
   the ClamAV mirror): UPDATED, RATE_LIMITED, COOLDOWN and TOO_SOON.
 
 It collects the embedded-metric-format lines they print on stdout and, through a catch-all
@@ -31,13 +38,13 @@ rule it adds to the bus, every event they publish, then fails unless:
   queue, and no rule that raises an alarm matches a skipped update (COOLDOWN, TOO_SOON);
 - every metric on the dashboard is one of the above.
 
-Binaries: SCANNER_BIN and UPDATER_BIN (default: the repository's .build/debug).
+Binaries: SCANNER_BIN and UPDATER_BIN (default: the repository's .build/debug), and the
+test tools RUNTIME_API_SERVER and TEST_MIRROR_BIN (default: beside SCANNER_BIN).
 """
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +59,9 @@ from moto.events.models import EventPattern
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCANNER = os.environ.get("SCANNER_BIN", os.path.join(ROOT, ".build", "debug", "scanner"))
 UPDATER = os.environ.get("UPDATER_BIN", os.path.join(ROOT, ".build", "debug", "definition-updater"))
+# The Swift test tools (Tests/RuntimeAPIServer, Tests/TestMirror), by default beside the scanner.
+RUNTIME_API_SERVER = os.environ.get("RUNTIME_API_SERVER", os.path.join(os.path.dirname(SCANNER), "runtime-api-server"))
+TEST_MIRROR = os.environ.get("TEST_MIRROR_BIN", os.path.join(os.path.dirname(SCANNER), "test-mirror"))
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 # Dimension names AWS publishes its metrics with (CloudWatch user guides of each service);
@@ -73,6 +83,11 @@ LAMBDA_FAILURE_EVENT = {
 }
 
 SKIPPED_UPDATE_REASONS = {"COOLDOWN", "TOO_SOON"}
+
+# `scanner worker` long-polls its queue (ReceiveMessage with a wait time of up to 20 s, the
+# SQS maximum); when it stops, the emulator keeps serving that request until the wait ends.
+WORKER_RECEIVE_WAIT_SECONDS = 20
+WORKER_LAST_STOP = [0.0]
 
 failures = []
 
@@ -116,28 +131,32 @@ class Stack:
                       for r in of_type("aws_cloudwatch_event_rule") if r["values"]["event_bus_name"] == self.bus}
         self.targets = {r["values"]["rule"]: r["values"]["arn"] for r in of_type("aws_cloudwatch_event_target")
                         if r["values"]["event_bus_name"] == self.bus}
+        # The rescan rule feeds the scan queue; every other rule on the bus the events queue.
+        self.rescan_rules = {r["values"]["name"] for r in of_type("aws_cloudwatch_event_rule") if r["address"].startswith("aws_cloudwatch_event_rule.rescan")}
+        if not self.rescan_rules:
+            raise SystemExit("verify_signals: the state must hold the rescan rule (rescan_on_definitions_update = true)")
+        self.events_queue_arn = one(set(arn for rule, arn in self.targets.items() if rule not in self.rescan_rules))
         self.queues = {r["values"]["name"]: r["values"] for r in of_type("aws_sqs_queue")}
         self.alarms = [r["values"] for r in of_type("aws_cloudwatch_metric_alarm")]
-        worker_route = one(r["values"] for r in of_type("aws_cloudwatch_event_rule") if r["address"] == 'aws_cloudwatch_event_rule.size_route["worker"]')
-        self.worker_threshold = one(set(numeric_bounds(json.loads(worker_route["event_pattern"]))))
         self.dashboards = [json.loads(r["values"]["dashboard_body"]) for r in of_type("aws_cloudwatch_dashboard")]
-        self.definitions_bucket = self.scanner["environment"][0]["variables"]["DEFINITIONS_BUCKET"]
-        self.definitions_prefix = self.scanner["environment"][0]["variables"]["DEFINITIONS_PREFIX"]
+        environment = self.scanner["environment"][0]["variables"]
+        self.environment = environment
+        self.definitions_bucket = environment["DEFINITIONS_BUCKET"]
+        self.definitions_prefix = environment["DEFINITIONS_PREFIX"]
+        # Objects over the Lambda scanner's MAX_OBJECT_SIZE go to the worker's queue.
+        self.max_object_size = int(environment["MAX_OBJECT_SIZE"])
+        self.large_object_queue = environment.get("LARGE_OBJECT_QUEUE_URL")
+        self.scan_queue = environment.get("SCAN_QUEUE_URL")
+        if not self.large_object_queue or not self.scan_queue or "RESCAN_BUCKETS" not in environment:
+            raise SystemExit("verify_signals: the scanner must have LARGE_OBJECT_QUEUE_URL, SCAN_QUEUE_URL and RESCAN_BUCKETS "
+                             "(worker_enabled, rescan_on_definitions_update)")
 
     def queue_url(self, arn):
         name = arn.rsplit(":", 1)[1]
         return self.queues[name]["url"]
 
-
-def numeric_bounds(pattern):
-    """The numbers of every {"numeric": [">", N]} in an event pattern."""
-    if isinstance(pattern, dict):
-        if "numeric" in pattern:
-            return pattern["numeric"][1::2]
-        return [n for value in pattern.values() for n in numeric_bounds(value)]
-    if isinstance(pattern, list):
-        return [n for value in pattern for n in numeric_bounds(value)]
-    return []
+    def queue_arn(self, url):
+        return one(q["arn"] for q in self.queues.values() if q["url"] == url)
 
 
 def one(values):
@@ -156,12 +175,6 @@ def aws_environment():
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"], "AWS_REGION": os.environ["AWS_REGION"],
         "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
     }
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Output:
@@ -190,26 +203,23 @@ class Output:
         return documents
 
 
-def scanner_as_lambda(stack, output, work, records, name):
-    """One cold Lambda instance of the scanner serving one S3 notification."""
+def scanner_as_lambda(stack, output, work, records, name, event=None):
+    """One cold Lambda instance of the scanner serving one S3 notification (or EVENT)."""
     event_file = os.path.join(work, f"{name}-event.json")
     result_file = os.path.join(work, f"{name}-result.json")
     with open(event_file, "w") as file:
-        json.dump({"Records": records}, file)
-    port = free_port()
-    api = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "lambda-runtime-api.py"), "--port", str(port),
-                            "--event", event_file, "--result", result_file, "--timeout", "120"],
-                           stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+        json.dump(event or {"Records": records}, file)
+    # It prints its endpoint (127.0.0.1:PORT) on its first line, serves the event to the
+    # first `next`, writes the answer and exits.
+    api = subprocess.Popen([RUNTIME_API_SERVER, "--event", event_file, "--result", result_file, "--timeout", "120"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    endpoint = api.stdout.readline().strip()
+    if not endpoint:
+        raise SystemExit(f"verify_signals: {RUNTIME_API_SERVER} printed no endpoint")
     scratch = tempfile.mkdtemp(dir=work)
     env = {**stack.scanner["environment"][0]["variables"], **aws_environment(),
            "AWS_LAMBDA_FUNCTION_NAME": stack.scanner["function_name"],
-           "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}", "TMPDIR": scratch}
+           "AWS_LAMBDA_RUNTIME_API": endpoint, "TMPDIR": scratch}
     stdout, stderr = output.files(f"scanner-lambda-{name}")
     with open(stdout, "w") as out, open(stderr, "w") as err:
         scanner = subprocess.Popen([SCANNER], env=env, stdout=out, stderr=err)
@@ -255,7 +265,7 @@ def run_updater(stack, output, work, mirror_url, name, **overrides):
 
 
 class Mirror:
-    """scripts/test-mirror.py serving custom.ndb (the EICAR body signature)."""
+    """The test-mirror test tool serving custom.ndb (the EICAR body signature)."""
 
     def __init__(self, work):
         root = os.path.join(work, "mirror")
@@ -265,8 +275,7 @@ class Mirror:
         past = time.time() - 1000
         os.utime(os.path.join(root, "custom.ndb"), (past, past))
         self.root = root
-        self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "test-mirror.py"), "--root", root],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen([TEST_MIRROR, "--root", root], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.port = int(self.process.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}/custom.ndb"
 
@@ -386,6 +395,7 @@ def check_dashboard(stack, emf):
 
 
 def check_rules(stack, published, kept):
+    """kept: the events that arrived in each target queue, by queue ARN."""
     print("rules on the bus")
     for name, pattern in sorted(stack.rules.items()):
         if pattern.get("source") == ["lambda"]:
@@ -394,8 +404,11 @@ def check_rules(stack, published, kept):
         matched = [e for e in published if matches(pattern, e)]
         check(bool(matched), f"{name}: matches {len(matched)} published event(s) "
               f"{sorted({(e['detail-type'], e['detail'].get('verdict') or e['detail'].get('reason') or '') for e in matched})}")
-        check(stack.targets.get(name) == stack.events_queue_arn, f"{name}: its target is the events queue")
-        delivered = {e["id"] for e in kept}
+        if name in stack.rescan_rules:
+            check(stack.targets.get(name) == stack.queue_arn(stack.scan_queue), f"{name}: its target is the scan queue")
+        else:
+            check(stack.targets.get(name) == stack.events_queue_arn, f"{name}: its target is the events queue")
+        delivered = {e["id"] for e in kept.get(stack.targets.get(name), [])}
         check(all(e["id"] in delivered for e in matched), f"{name}: every event it matches reached its target queue")
     alarmed = {a["dimensions"].get("RuleName") for a in stack.alarms if a["namespace"] == "AWS/Events"}
     skipped = [e for e in published if e["detail-type"] == "Definitions Update Failed" and e["detail"].get("reason") in SKIPPED_UPDATE_REASONS]
@@ -417,12 +430,12 @@ def main():
     if len(sys.argv) not in (3, 4):
         raise SystemExit(__doc__)
     bucket, prefix = sys.argv[2], (sys.argv[3] if len(sys.argv) == 4 else "")
-    for binary in (SCANNER, UPDATER):
+    for binary in (SCANNER, UPDATER, RUNTIME_API_SERVER, TEST_MIRROR):
         if not os.access(binary, os.X_OK):
-            raise SystemExit(f"verify_signals: {binary} is not an executable (build first, or set SCANNER_BIN/UPDATER_BIN)")
+            raise SystemExit(f"verify_signals: {binary} is not an executable "
+                             "(build first, or set SCANNER_BIN/UPDATER_BIN/RUNTIME_API_SERVER/TEST_MIRROR_BIN)")
     stack = Stack(state_resources(sys.argv[1]))
-    s3, sqs, events = boto3.client("s3"), boto3.client("sqs"), boto3.client("events")
-    stack.events_queue_arn = one(set(stack.targets.values()))
+    s3, sqs, events, lam = boto3.client("s3"), boto3.client("sqs"), boto3.client("events"), boto3.client("lambda")
     events_queue_url = stack.queue_url(stack.events_queue_arn)
     work = tempfile.mkdtemp(prefix="verify-signals-")
     output = Output(os.path.join(work, "output"))
@@ -435,11 +448,19 @@ def main():
     events.put_rule(Name="verify-signals-capture", EventBusName=stack.bus, EventPattern=json.dumps({"source": ["s3-clamav-scanner"]}))
     events.put_targets(Rule="verify-signals-capture", EventBusName=stack.bus, Targets=[{"Id": "capture", "Arn": capture_arn}])
     drain(sqs, events_queue_url, 1)
+    # moto hands the scan queue's messages to the function's event source mapping at once
+    # (and "runs" it): pause it, so that what the rules deliver there can be read.
+    mappings = lam.list_event_source_mappings(EventSourceArn=stack.queue_arn(stack.scan_queue))["EventSourceMappings"]
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    kept = {}
     try:
-        run_scenario(stack, s3, output, work, mirror, bucket, prefix)
+        run_scenario(stack, s3, sqs, output, work, mirror, bucket, prefix, kept)
         published = drain(sqs, capture_url, 3)
-        kept = drain(sqs, events_queue_url, 3)
+        kept[stack.events_queue_arn] = drain(sqs, events_queue_url, 3)
     finally:
+        for mapping in mappings:
+            lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
         mirror.stop()
         events.remove_targets(Rule="verify-signals-capture", EventBusName=stack.bus, Ids=["capture"])
         events.delete_rule(Name="verify-signals-capture", EventBusName=stack.bus)
@@ -458,7 +479,7 @@ def main():
     print("all checks passed")
 
 
-def run_scenario(stack, s3, output, work, mirror, bucket, prefix):
+def run_scenario(stack, s3, sqs, output, work, mirror, bucket, prefix, kept):
     # A fresh start: no database yet.
     for listed in s3.list_objects_v2(Bucket=stack.definitions_bucket, Prefix=stack.definitions_prefix).get("Contents", []):
         s3.delete_object(Bucket=stack.definitions_bucket, Key=listed["Key"])
@@ -468,16 +489,21 @@ def run_scenario(stack, s3, output, work, mirror, bucket, prefix):
         return s3_record(bucket, prefix + key, put.get("VersionId"), len(body))
 
     worker_queue = one(q["url"] for q in stack.queues.values() if q["url"] in stack.worker_container["command"])
+    check(stack.large_object_queue == worker_queue, "the Lambda scanner's LARGE_OBJECT_QUEUE_URL is the queue the worker consumes")
+    blocked_key, skipped_key = policy_samples(stack, bucket, prefix)
 
-    print("scanner (Lambda, and the ECS worker on an object routed to it by size) before any database: ERROR")
+    print("scanner (Lambda, and the ECS worker) before any database: ERROR")
     scanner_as_lambda(stack, output, work, [upload("signals/error.txt", b"scanned before any database\n")], "no-database")
-    upload("signals/large-error.bin", b"e" * (int(stack.worker_threshold) + 1))
+    # Without a database the Lambda scanner fails every record before it looks at sizes: the
+    # worker gets its object as the Lambda scanner would hand it over (checked below).
+    large = upload("signals/large-error.bin", b"e" * (stack.max_object_size + 1))
+    sqs.send_message(QueueUrl=worker_queue, MessageBody=json.dumps({"Records": [large]}))
     run_worker(stack, output, work, worker_queue, "no-database")
 
     print("updater: UPDATED")
     check(run_updater(stack, output, work, mirror.url, "first", MIN_UPDATE_INTERVAL="0") == "UPDATED", "the updater published a database")
 
-    print("scanner (Lambda): CLEAN, INFECTED, UNSCANNABLE")
+    print("scanner (Lambda): CLEAN, INFECTED, UNSCANNABLE, BLOCKED (file_type_policy), skipped (scan_filters)")
     encrypted = os.path.join(work, "encrypted.zip")
     with open(os.path.join(work, "secret.txt"), "w") as file:
         file.write("a secret\n")
@@ -486,8 +512,15 @@ def run_scenario(stack, s3, output, work, mirror, bucket, prefix):
         upload("signals/clean file.txt", b"an ordinary text file\n"),
         upload("signals/eicar.com", EICAR),
         upload("signals/encrypted.zip", open(encrypted, "rb").read()),
+        upload(blocked_key, b"a text file where only other types are allowed\n"),
+        upload(skipped_key, b"a file the filters exclude\n"),
     ], "verdicts")
     check(result["kind"] == "response", f"the scanner answered the invocation ({result['kind']})")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=prefix + skipped_key)["TagSet"]}
+    check(stack.environment["TAG_KEY_STATUS"] not in tags, f"an object SCAN_FILTERS excludes is left untagged ({prefix + skipped_key}: {tags})")
+
+    print("rescan: Definitions Updated reaches the scan queue; the scanner asks itself to list RESCAN_BUCKETS")
+    rescan(stack, sqs, output, work, kept)
 
     print("updater: TOO_SOON, RATE_LIMITED, COOLDOWN")
     # A cool-down is checked before MIN_UPDATE_INTERVAL: TOO_SOON first.
@@ -498,7 +531,7 @@ def run_scenario(stack, s3, output, work, mirror, bucket, prefix):
     mirror.mode("normal")
     check(run_updater(stack, output, work, mirror.url, "cool-down", MIN_UPDATE_INTERVAL="0") == "COOLDOWN", "the next run is skipped: COOLDOWN")
 
-    print("scanner (Lambda) with a manifest ten days old: Definitions Stale")
+    print("scanner (Lambda, and the ECS worker) with a manifest ten days old: Definitions Stale")
     key = stack.definitions_prefix + "manifest.json"
     manifest = json.loads(s3.get_object(Bucket=stack.definitions_bucket, Key=key)["Body"].read())
     old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
@@ -506,9 +539,59 @@ def run_scenario(stack, s3, output, work, mirror, bucket, prefix):
     if manifest.get("databaseTime"):
         manifest["databaseTime"] = old
     s3.put_object(Bucket=stack.definitions_bucket, Key=key, Body=json.dumps(manifest).encode())
-    scanner_as_lambda(stack, output, work, [upload("signals/after ten days.txt", b"scanned with old definitions\n")], "stale")
-    upload("signals/large-stale.bin", b"s" * (int(stack.worker_threshold) + 1))
+    large = upload("signals/large-stale.bin", b"s" * (stack.max_object_size + 1))
+    # The ReceiveMessage the first worker had in flight when it stopped goes on in the
+    # emulator for its wait time, and would take (and hide) the message handed over now.
+    time.sleep(max(0.0, WORKER_LAST_STOP[0] + WORKER_RECEIVE_WAIT_SECONDS + 1 - time.time()))
+    scanner_as_lambda(stack, output, work, [upload("signals/after ten days.txt", b"scanned with old definitions\n"), large], "stale")
+    forwarded(stack, sqs, worker_queue, large, "stale")
     run_worker(stack, output, work, worker_queue, "stale")
+
+
+def policy_samples(stack, bucket, prefix):
+    """Keys (under PREFIX) that the deployed FILE_TYPE_POLICY blocks when they hold text, and
+    that the deployed SCAN_FILTERS exclude."""
+    rules = [rule.split("=", 1) for rule in stack.environment.get("FILE_TYPE_POLICY", "").split(";") if rule]
+    under = [location.split("/", 1)[1] for location, types in rules
+             if location.split("/", 1)[0] == bucket and "/" in location and location.split("/", 1)[1].startswith(prefix)
+             and "TEXT" not in types.upper()]
+    if not under:
+        raise SystemExit(f"verify_signals: FILE_TYPE_POLICY needs a rule under {bucket}/{prefix} that does not allow text")
+    suffixes = json.loads(stack.environment.get("SCAN_FILTERS", "{}")).get(bucket, {}).get("exclude_suffixes", [])
+    if not suffixes:
+        raise SystemExit(f"verify_signals: SCAN_FILTERS needs an exclude_suffixes entry for {bucket}")
+    return under[0][len(prefix):] + "not-an-image.txt", "signals/skipped" + suffixes[0]
+
+
+def forwarded(stack, sqs, worker_queue, record, name):
+    """The Lambda scanner sent RECORD's object to the worker's queue (LARGE_OBJECT_QUEUE_URL).
+    If it did not, the record goes there by hand, so that the worker's own signals are still
+    checked; the check has failed either way."""
+    attributes = sqs.get_queue_attributes(QueueUrl=worker_queue, AttributeNames=["All"])["Attributes"]
+    waiting = int(attributes["ApproximateNumberOfMessages"])
+    if not check(waiting >= 1, f"the Lambda scanner forwarded the object over its MAX_OBJECT_SIZE {stack.max_object_size} "
+                 f"to the worker's queue ({name}: {waiting} message(s) waiting; {attributes})"):
+        sqs.send_message(QueueUrl=worker_queue, MessageBody=json.dumps({"Records": [record]}))
+
+
+def rescan(stack, sqs, output, work, kept):
+    """The rescan rule delivered the updater's Definitions Updated to the scan queue; the
+    Lambda scanner, given it as the event source mapping would, sends itself one Rescan
+    Requested per RESCAN_BUCKETS entry on SCAN_QUEUE_URL."""
+    scan_queue_arn = stack.queue_arn(stack.scan_queue)
+    bodies = drain(sqs, stack.scan_queue, 3)
+    updates = [b for b in bodies if b.get("detail-type") == "Definitions Updated"]
+    kept[scan_queue_arn] = updates
+    if not check(bool(updates), f"Definitions Updated arrived in the scan queue ({len(bodies)} message(s) there)"):
+        return
+    batch = {"Records": [{"messageId": "rescan-1", "receiptHandle": "rescan-1", "body": json.dumps(updates[0]), "attributes": {},
+                          "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": scan_queue_arn,
+                          "awsRegion": os.environ["AWS_REGION"]}]}
+    scanner_as_lambda(stack, output, work, batch["Records"], "rescan", event=batch)
+    requests = [b for b in drain(sqs, stack.scan_queue, 3) if b.get("detail-type") == "Rescan Requested"]
+    requested = sorted(r["detail"]["bucket"] + ("/" + r["detail"]["prefix"] if r["detail"].get("prefix") else "") for r in requests)
+    check(requested == sorted(stack.environment["RESCAN_BUCKETS"].split(",")),
+          f"the scanner queued a listing of each of RESCAN_BUCKETS {stack.environment['RESCAN_BUCKETS']} on SCAN_QUEUE_URL: {requested}")
 
 
 def run_worker(stack, output, work, queue_url, name):
@@ -527,8 +610,9 @@ def run_worker(stack, output, work, queue_url, name):
             # SIGTERM, as ECS stops a task: the worker finishes what it holds and exits.
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=60)
+            WORKER_LAST_STOP[0] = time.time()
     check(any("ObjectsScanned" in line for line in open(stdout, errors="replace")),
-          f"the worker scanned an object that the size route sent to {queue_url.rsplit('/', 1)[1]} ({name})")
+          f"the worker scanned an object from its queue {queue_url.rsplit('/', 1)[1]} ({name})")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 the app that Terraform applied are wired as designed. Every check fails loudly when the
 wiring is wrong.
 
-    verify_wiring.py NETWORK_OUTPUTS.json APP_OUTPUTS.json
+    verify_wiring.py NETWORK_OUTPUTS.json APP_OUTPUTS.json              (direct trigger)
     verify_wiring.py --sqs NETWORK_OUTPUTS.json APP_OUTPUTS.json        (scan_trigger = "sqs")
     verify_wiring.py --worker NETWORK_OUTPUTS.json APP_OUTPUTS.json     (sqs and worker_enabled)
     verify_wiring.py --destroyed NETWORK_OUTPUTS.json APP_OUTPUTS.json
 
-The scanned buckets are emu-uploads (protected) and emu-partner-drop (prefix incoming/,
+Every applied shape has rescan_on_definitions_update on, and scan_filters with
+exempt_filtered_objects_from_protection on emu-uploads. The scanned buckets are emu-uploads
+(protected; tmp/ and *.part excluded from scanning) and emu-partner-drop (prefix incoming/,
 SSE-KMS with a customer-managed key, the bucket the test uploads to).
 """
 import fnmatch
@@ -143,6 +145,7 @@ def verify_applied(network, app):
     check(scanner_env == app["scanner_environment"], "scanner has exactly the environment Terraform rendered")
     check(updater_env == app["updater_environment"], "updater has exactly the environment Terraform rendered")
     check("SERVICE_NAME" not in scanner_env, "the Lambda scanner's metrics are named after the function (no SERVICE_NAME)")
+    check("LARGE_OBJECT_QUEUE_URL" not in scanner_env, "without the worker, the scanner forwards nothing (objects over MAX_OBJECT_SIZE are UNSCANNABLE)")
     check(scanner_env.get("DEFINITIONS_BUCKET") == definitions and scanner_env.get("EVENT_BUS_NAME") == bus, "scanner points at the definitions bucket and the bus")
     check(updater_env.get("DEFINITIONS_BUCKET") == definitions and updater_env.get("EVENT_BUS_NAME") == bus, "updater points at the definitions bucket and the bus")
     check("MIN_UPDATE_INTERVAL" in updater_env and "CLAMAV_OFFICIAL_DATABASES" in updater_env, "updater has its ClamAV settings")
@@ -167,13 +170,16 @@ def verify_applied(network, app):
     policy = json.loads(lam.get_policy(FunctionName=app["updater_function_name"])["Policy"])
     check(any(s["Principal"].get("Service") == "events.amazonaws.com" for s in policy["Statement"]), "EventBridge may invoke the updater")
 
+    print("rescan through the scan queue (with the direct trigger)")
+    verify_rescan(app, direct=True)
+
     print("event bus")
     rules = {r["Name"]: r for r in events.list_rules(EventBusName=bus)["Rules"]}
     for key, name in app["event_rule_names"].items():
         check(name in rules, f"rule {key} exists on the bus")
         targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
         check([t["Arn"].split(":")[-1] for t in targets] == [app["events_queue_url"].rsplit("/", 1)[-1]], f"rule {key} keeps its events in the events queue")
-    check(set(app["event_rule_names"]) == {"scan-failures", "update-failures", "infected", "unscannable", "invocation-failures"}, "the five rules")
+    check(set(app["event_rule_names"]) == {"scan-failures", "update-failures", "infected", "unscannable", "blocked", "invocation-failures"}, "the six rules")
 
     # Events through the bus: infected and failure events are kept, clean results are not.
     queue = app["events_queue_url"]
@@ -186,6 +192,8 @@ def verify_applied(network, app):
          "Detail": json.dumps({"verdict": "CLEAN", "action": "TAGGED", "marker": marker})},
         {"Source": "s3-clamav-scanner", "DetailType": "Object Scan Result", "EventBusName": bus,
          "Detail": json.dumps({"verdict": "UNSCANNABLE", "action": "TAGGED", "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Object Scan Result", "EventBusName": bus,
+         "Detail": json.dumps({"verdict": "BLOCKED", "action": "TAGGED", "fileType": "TEXT_ASCII", "marker": marker})},
         {"Source": "s3-clamav-scanner", "DetailType": "Definitions Stale", "EventBusName": bus,
          "Detail": json.dumps({"ageHours": 50, "marker": marker})},
         {"Source": "s3-clamav-scanner", "DetailType": "Definitions Update Failed", "EventBusName": bus,
@@ -197,8 +205,9 @@ def verify_applied(network, app):
     check(result["FailedEntryCount"] == 0, "events accepted by the bus")
     kept = [b for b in receive_all(sqs, queue) if b.get("detail", {}).get("marker") == marker]
     kept_types = sorted((b["detail-type"], b["detail"].get("verdict", b["detail"].get("reason", ""))) for b in kept)
-    check(kept_types == [("Definitions Stale", ""), ("Definitions Update Failed", "NETWORK"), ("Object Scan Result", "INFECTED"), ("Object Scan Result", "UNSCANNABLE")],
-          f"bus keeps infected, unscannable and failure events, not clean results or a cool-down: {kept_types}")
+    check(kept_types == [("Definitions Stale", ""), ("Definitions Update Failed", "NETWORK"), ("Object Scan Result", "BLOCKED"),
+                         ("Object Scan Result", "INFECTED"), ("Object Scan Result", "UNSCANNABLE")],
+          f"bus keeps infected, unscannable, blocked and failure events, not clean results or a cool-down: {kept_types}")
 
     print("definitions bucket")
     bucket_policy = json.loads(s3.get_bucket_policy(Bucket=definitions)["Policy"])
@@ -259,6 +268,13 @@ def verify_applied(network, app):
           {"scan-status", "scan-signature", "scan-time", "scan-definitions", "scan-proof", "scan-file-type"},
           "emu-uploads denies uploads and tag writes that name any of the six scan tags")
     check(len(protected["Statement"]) == 11, f"emu-uploads's policy has the 11 protection statements ({len(protected['Statement'])})")
+    # exempt_filtered_objects_from_protection: what SCAN_FILTERS excludes by key is left out.
+    check(len(deny) == 1 and "Resource" not in deny[0] and set(as_list(deny[0].get("NotResource", []))) == {"arn:aws:s3:::emu-uploads/tmp/*", "arn:aws:s3:::emu-uploads/*.part"},
+          f"emu-uploads's download deny leaves out the keys scan_filters excludes (NotResource {deny[0].get('NotResource') if deny else None})")
+    others = [s for s in protected["Statement"] if s.get("Sid") != "DenyDownloadsOfObjectsNotScannedClean"]
+    check(all(as_list(s.get("Resource")) == ["arn:aws:s3:::emu-uploads/*"] for s in others), "... while every other protection still covers the whole bucket")
+    check(json.loads(scanner_env.get("SCAN_FILTERS", "{}")).get("emu-uploads") == {"exclude_prefixes": ["tmp/"], "exclude_suffixes": [".part"], "min_size": 1},
+          "the scanner skips exactly what the policy exempts (and the small objects, which stay protected)")
     try:
         s3.get_bucket_policy(Bucket="emu-partner-drop")
         check(False, "emu-partner-drop has no download protection (not requested)")
@@ -288,7 +304,7 @@ def verify_applied(network, app):
     check(app["dashboard_name"] in dashboards, f"dashboard {app['dashboard_name']} exists")
 
 
-def verify_sqs_trigger(network, app, worker=False):
+def verify_sqs_trigger(network, app):
     s3 = boto3.client("s3")
     sqs = boto3.client("sqs")
     lam = boto3.client("lambda")
@@ -307,10 +323,9 @@ def verify_sqs_trigger(network, app, worker=False):
     reserved = lam.get_function_concurrency(FunctionName=app["scanner_function_name"]).get("ReservedConcurrentExecutions")
     check(all(m.get("ScalingConfig", {}).get("MaximumConcurrency") == reserved for m in mappings),
           f"the mapping's maximum concurrency is the reserved concurrency ({reserved})")
-    if worker:
-        check(any(source.endswith("-route-scanner") for source in sources), "scan queue accepts the small-object route's events")
-        return queue_url, queue_arn, mappings
     check(any("emu-uploads" in source for source in sources), "scan queue accepts the scanned buckets' notifications")
+    check(any(source.endswith(":rule/" + app["event_bus_name"] + "/" + app["rescan_rule_name"]) for source in sources),
+          f"scan queue accepts the rescan rule's events {sorted(sources)}")
     for bucket in ("emu-uploads", "emu-partner-drop"):
         configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
         check([c["QueueArn"] for c in configuration.get("QueueConfigurations", [])] == [queue_arn], f"{bucket}: notification targets the scan queue")
@@ -332,10 +347,51 @@ def verify_sqs_trigger(network, app, worker=False):
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
     keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
     check("incoming%2Fsqs-wiring-check.txt" in keys or "incoming/sqs-wiring-check.txt" in keys, f"an upload to emu-partner-drop arrives in the scan queue {keys}")
+    verify_rescan(app)
+    return queue_url, queue_arn, mappings
+
+
+def verify_rescan(app, direct=False):
+    """The rescan rule on the bus sends Definitions Updated to the scan queue, which the
+    scanner consumes (with the direct trigger too) and may send to."""
+    sqs = boto3.client("sqs")
+    lam = boto3.client("lambda")
+    events = boto3.client("events")
+    iam = boto3.client("iam")
+    queue_url, bus = app["scan_queue_url"], app["event_bus_name"]
+    check(bool(queue_url) and bool(app["rescan_rule_name"]), "a scan queue and a rescan rule exist" + (" with the direct trigger" if direct else ""))
+    if not queue_url or not app["rescan_rule_name"]:
+        return
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = events.describe_rule(Name=app["rescan_rule_name"], EventBusName=bus)
+    check(json.loads(rule["EventPattern"]) == {"source": ["s3-clamav-scanner"], "detail-type": ["Definitions Updated"]},
+          f"the rescan rule matches Definitions Updated ({rule['EventPattern']})")
+    targets = events.list_targets_by_rule(Rule=app["rescan_rule_name"], EventBusName=bus)["Targets"]
+    check([t["Arn"] for t in targets] == [queue_arn], "the rescan rule's target is the scan queue")
+    env = app["scanner_environment"]
+    check(env.get("SCAN_QUEUE_URL") == queue_url and env.get("RESCAN_BUCKETS") == "emu-partner-drop/incoming/,emu-uploads",
+          f"the scanner rescans the scanned buckets under their prefixes through the scan queue ({env.get('RESCAN_BUCKETS')})")
+    mappings = lam.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    check([m["FunctionArn"] for m in mappings] == [app["scanner_function_arn"]], "the scanner consumes the scan queue")
+    statements = role_statements(iam, app["scanner_role_arn"].split("/")[-1])
+    check(any(statement_allows(s, "sqs:SendMessage", queue_arn) for s in statements), "the scanner's role may send (its rescan messages) to the scan queue")
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    receive_all(sqs, queue_url, wait_seconds=1)
+    marker = str(uuid.uuid4())
+    events.put_events(Entries=[
+        {"Source": "s3-clamav-scanner", "DetailType": "Definitions Updated", "EventBusName": bus, "Detail": json.dumps({"version": "custom:1", "marker": marker})},
+        {"Source": "s3-clamav-scanner", "DetailType": "Definitions Update Failed", "EventBusName": bus, "Detail": json.dumps({"reason": "NETWORK", "marker": marker})},
+    ])
+    arrived = [b.get("detail-type") for b in receive_all(sqs, queue_url) if b.get("detail", {}).get("marker") == marker]
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    check(arrived == ["Definitions Updated"], f"Definitions Updated (only) arrives in the scan queue {arrived}")
 
 
 def verify_worker(network, app):
-    """sqs trigger plus the ECS worker: S3 notifies EventBridge, rules route by size."""
+    """sqs trigger plus the ECS worker: every object goes to the scan queue; the Lambda scanner
+    forwards those over its MAX_OBJECT_SIZE to the worker's queue."""
     s3 = boto3.client("s3")
     sqs = boto3.client("sqs")
     lam = boto3.client("lambda")
@@ -359,30 +415,46 @@ def verify_worker(network, app):
     check(len(layers) == 1 and as_list(layers[0]["Resource"]) == ["arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"],
           "the S3 endpoint lets Fargate pull image layers from ECR's bucket")
 
-    print("routing by size")
-    scan_queue_url, scan_queue_arn, mappings = verify_sqs_trigger(network, app, worker=True)
-    for bucket in ("emu-uploads", "emu-partner-drop"):
-        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
-        # moto does not return EventBridgeConfiguration; the deliveries below show it is on.
-        check(not configuration.get("QueueConfigurations") and not configuration.get("LambdaFunctionConfigurations"),
-              f"{bucket}: no direct notification (EventBridge routes by size)")
+    print("large objects: the normal path, then the scanner's own forwarding")
+    scan_queue_url, scan_queue_arn, mappings = verify_sqs_trigger(network, app)
     worker_queue = app["worker_queue_url"]
     worker_arn = sqs.get_queue_attributes(QueueUrl=worker_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    routes = {r["Name"]: r for r in events.list_rules(NamePrefix=app["scanner_function_name"].rsplit("-", 1)[0] + "-route-")["Rules"]}
-    targets = {name: [t["Arn"] for t in events.list_targets_by_rule(Rule=name)["Targets"]] for name in routes}
-    check(sorted(targets.values()) == sorted([[scan_queue_arn], [worker_arn]]), f"one route to the scan queue, one to the worker's queue {targets}")
+    env = app["scanner_environment"]
+    check(env.get("LARGE_OBJECT_QUEUE_URL") == worker_queue, "the Lambda scanner forwards objects over its MAX_OBJECT_SIZE to the worker's queue")
+    check("LARGE_OBJECT_QUEUE_URL" not in app["worker_environment"], "the worker forwards nothing")
+    check(int(app["worker_environment"]["MAX_OBJECT_SIZE"]) > int(env["MAX_OBJECT_SIZE"]), "the worker takes larger objects than the Lambda scanner")
+    statements = role_statements(iam, app["scanner_role_arn"].split("/")[-1])
+    check(any(statement_allows(s, "sqs:SendMessage", worker_arn) for s in statements), "the scanner's role may send to the worker's queue")
+    check(not sqs.get_queue_attributes(QueueUrl=worker_queue, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy"),
+          "the worker's queue has no resource policy: no service sends to it")
+    prefix = app["scanner_function_name"].rsplit("-", 1)[0]
+    check(not events.list_rules(NamePrefix=prefix + "-route-")["Rules"], "no routing rules by size on the default bus")
+    for bucket in ("emu-uploads", "emu-partner-drop"):
+        configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+        check([c["QueueArn"] for c in configuration.get("QueueConfigurations", [])] == [scan_queue_arn] and "EventBridgeConfiguration" not in configuration,
+              f"{bucket}: every object is notified to the scan queue, none to EventBridge")
+    # A large upload takes the normal path: whatever its size (over 5e9 too) it reaches the
+    # Lambda scanner, which hands it over (the handing over is tested with the executables).
     for mapping in mappings:
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
     receive_all(sqs, worker_queue, wait_seconds=1)
-    s3.put_object(Bucket="emu-partner-drop", Key="incoming/route-small.txt", Body=b"s" * 10)
-    s3.put_object(Bucket="emu-partner-drop", Key="incoming/route-large.bin", Body=b"l" * 5000)
-    s3.put_object(Bucket="emu-partner-drop", Key="elsewhere/route-large.bin", Body=b"l" * 5000)
-    small = [b["detail"]["object"]["key"] for b in receive_all(sqs, scan_queue_url) if "detail" in b]
-    large = [b["detail"]["object"]["key"] for b in receive_all(sqs, worker_queue) if "detail" in b]
+    s3.put_object(Bucket="emu-partner-drop", Key="incoming/large-upload.bin", Body=b"l" * (int(env["MAX_OBJECT_SIZE"]) + 1000))
+    in_scan_queue = [r["s3"]["object"]["key"] for b in receive_all(sqs, scan_queue_url) for r in b.get("Records", [])]
+    in_worker_queue = receive_all(sqs, worker_queue)
     for mapping in mappings:
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
-    check(small == ["incoming/route-small.txt"], f"a small object goes to the Lambda scanner's queue {small}")
-    check(large == ["incoming/route-large.bin"], f"a large object goes to the worker's queue, outside the prefix nowhere {large}")
+    check(any(k in ("incoming/large-upload.bin", "incoming%2Flarge-upload.bin") for k in in_scan_queue),
+          f"an object over the Lambda scanner's limit lands in the scan queue, the normal path {in_scan_queue}")
+    check(not in_worker_queue, "nothing reaches the worker's queue but what the scanner forwards")
+
+    worker_role = app.get("worker_task_definition_arn") and ecs.describe_task_definition(taskDefinition=app["worker_task_definition_arn"])["taskDefinition"]["taskRoleArn"].split("/")[-1]
+    if worker_role:
+        worker_statements = role_statements(iam, worker_role)
+        check(any(statement_allows(s, "sqs:SendMessage", scan_queue_arn) for s in worker_statements),
+              "the worker's role may send to the scan queue (a backfill as a one-off task)")
+        check(not any(statement_allows(s, "sqs:SendMessage", worker_arn) for s in worker_statements), "... but not to its own queue")
+    check(json.loads(app["worker_run_task_network_configuration"])["awsvpcConfiguration"]["subnets"] == network["private_subnet_ids"],
+          "the one-off task's network configuration names the private subnets")
 
     print("ECS worker")
     cluster = app["worker_cluster_name"]
@@ -392,6 +464,7 @@ def verify_worker(network, app):
     check(set(vpc["subnets"]) == set(network["private_subnet_ids"]) and vpc["securityGroups"] == [network["scanner_security_group_id"]]
           and vpc.get("assignPublicIp") == "DISABLED", "in the private subnets, with the scanner's security group, no public address")
     task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    check(service["taskDefinition"] == app["worker_task_definition_arn"], "the task definition the service runs is an output (for one-off tasks)")
     container = task["containerDefinitions"][0]
     check(container["command"] == ["worker", "--queue-url", worker_queue], "the task runs `scanner worker` on its queue")
     check({e["name"]: e["value"] for e in container["environment"]} == app["worker_environment"], "the task has exactly the environment Terraform rendered")

@@ -97,7 +97,7 @@ resource "aws_cloudwatch_metric_alarm" "failure_events" {
 # Messages the scanners gave up on: the scan queue's (SQS trigger) and the worker's.
 locals {
   redrive_queues = merge(
-    local.use_queue ? { scan = aws_sqs_queue.scan_redrive[0].name } : {},
+    local.scan_queue_enabled ? { scan = aws_sqs_queue.scan_redrive[0].name } : {},
     var.worker_enabled ? { worker = aws_sqs_queue.worker_redrive[0].name } : {},
   )
 }
@@ -123,10 +123,11 @@ resource "aws_cloudwatch_metric_alarm" "redrive" {
 # --- Dashboard ----------------------------------------------------------------------------
 
 locals {
-  verdicts = ["CLEAN", "INFECTED", "UNSCANNABLE", "ERROR"]
+  # Every verdict the scanner prints (the EMF Verdict dimension).
+  verdicts = ["CLEAN", "INFECTED", "UNSCANNABLE", "BLOCKED", "ERROR"]
   queues_to_watch = merge(
     { events = aws_sqs_queue.events.name },
-    local.use_queue ? { scan = aws_sqs_queue.scan[0].name } : {},
+    local.scan_queue_enabled ? { scan = aws_sqs_queue.scan[0].name } : {},
     var.worker_enabled ? { worker = aws_sqs_queue.worker[0].name } : {},
   )
 

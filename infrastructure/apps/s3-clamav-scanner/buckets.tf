@@ -193,6 +193,56 @@ locals {
   protected_buckets = { for name, bucket in var.scanned_buckets : name => bucket if bucket.deny_unscanned_downloads }
   # The tag keys as Sid-safe names (Sids are alphanumeric), e.g. file_type -> FileType.
   scan_tag_sids = { for role, key in var.scan_tag_keys : role => join("", [for word in split("_", role) : title(word)]) }
+
+  # --- The download deny with exempt_filtered_objects_from_protection ---
+  # The scanner scans, in a protected bucket, the keys that start with the notification
+  # prefix P (and one of include_prefixes) and end with the notification suffix N (and one
+  # of include_suffixes), minus the excluded ones. Without the exemption the deny covers
+  # P*, every object the notification could name (fail closed). With it, the deny covers
+  # exactly the keys that can be scanned: the includes as resources "P*N", and the excludes
+  # as NotResource, which only works when the resources are the whole bucket.
+  no_scan_filter = { include_prefixes = [], exclude_prefixes = [], include_suffixes = [], exclude_suffixes = [] }
+  protected_scan_filters = { for name, _ in local.protected_buckets : name => {
+    for field, empty in local.no_scan_filter : field => try(coalescelist(var.scan_filters[name][field]), empty)
+  } }
+  download_scopes = { for name, bucket in local.protected_buckets : name => {
+    prefix = bucket.filter_prefix == null ? "" : bucket.filter_prefix
+    suffix = bucket.filter_suffix == null ? "" : bucket.filter_suffix
+  } }
+  # Each include prefix within P (or P within it: the longer wins); likewise for suffixes.
+  # "" marks an include that cannot meet the notification's filter.
+  download_prefixes = { for name, scope in local.download_scopes : name => distinct(
+    length(local.protected_scan_filters[name].include_prefixes) == 0 ? [scope.prefix] : compact([
+      for include in local.protected_scan_filters[name].include_prefixes : startswith(include, scope.prefix) ? include : (startswith(scope.prefix, include) ? scope.prefix : "")
+    ])
+  ) }
+  download_suffixes = { for name, scope in local.download_scopes : name => distinct(
+    length(local.protected_scan_filters[name].include_suffixes) == 0 ? [scope.suffix] : compact([
+      for include in local.protected_scan_filters[name].include_suffixes : endswith(include, scope.suffix) ? include : (endswith(scope.suffix, include) ? scope.suffix : "")
+    ])
+  ) }
+  # "P*N" needs at least len(P) + len(N) characters, but a key may start with P and end
+  # with N where they overlap (P = "ab", N = "bc": "abc"): those keys are added as they are.
+  download_resources = { for name, _ in local.protected_buckets : name => distinct(flatten([
+    for pair in setproduct(local.download_prefixes[name], local.download_suffixes[name]) : concat(
+      ["arn:${local.partition}:s3:::${name}/${pair[0]}*${pair[1]}"],
+      [for overlap in range(1, min(length(pair[0]), length(pair[1])) + 1) : "arn:${local.partition}:s3:::${name}/${pair[0]}${substr(pair[1], overlap, -1)}"
+      if substr(pair[0], length(pair[0]) - overlap, overlap) == substr(pair[1], 0, overlap)],
+    )
+  ])) }
+  download_exclusions = { for name, _ in local.protected_buckets : name => concat(
+    [for prefix in local.protected_scan_filters[name].exclude_prefixes : "arn:${local.partition}:s3:::${name}/${prefix}*"],
+    [for suffix in local.protected_scan_filters[name].exclude_suffixes : "arn:${local.partition}:s3:::${name}/*${suffix}"],
+  ) }
+  inexpressible_exemptions = sort([for name, _ in local.protected_buckets : name
+  if length(local.download_exclusions[name]) > 0 && try(one(local.download_resources[name]), "") != "arn:${local.partition}:s3:::${name}/*"])
+  unscanned_protected_buckets = sort([for name, _ in local.protected_buckets : name if length(local.download_resources[name]) == 0])
+
+  download_deny = { for name, _ in local.protected_buckets : name => (
+    !var.exempt_filtered_objects_from_protection ? { resources = [local.scanned_object_arns[name]], not_resources = null } :
+    length(local.download_exclusions[name]) > 0 ? { resources = null, not_resources = local.download_exclusions[name] } :
+    { resources = local.download_resources[name], not_resources = null }
+  ) }
 }
 
 data "aws_iam_policy_document" "scanned_bucket" {
@@ -212,7 +262,10 @@ data "aws_iam_policy_document" "scanned_bucket" {
       "s3:GetObjectAttributes",
       "s3:GetObjectVersionAttributes",
     ]
-    resources = [local.scanned_object_arns[each.key]]
+    # Under the notification prefix; with exempt_filtered_objects_from_protection, only the
+    # keys scan_filters lets the scanner scan (see download_deny above).
+    resources     = local.download_deny[each.key].resources
+    not_resources = local.download_deny[each.key].not_resources
 
     principals {
       type        = "*"

@@ -1,6 +1,6 @@
 # The custom bus both functions publish to (and the on-failure destination of their
-# asynchronous invocations), with rules that keep failures and infected objects in a
-# queue for an operator or a downstream consumer.
+# asynchronous invocations), with rules that keep failures and infected, unscannable and
+# blocked objects in a queue for an operator or a downstream consumer.
 
 resource "aws_cloudwatch_event_bus" "this" {
   name = local.prefix
@@ -43,6 +43,17 @@ locals {
         source      = [local.event_source]
         detail-type = ["Object Scan Result"]
         detail      = { verdict = ["UNSCANNABLE"] }
+      }
+    }
+    # Clean objects whose detected file type file_type_policy does not allow: a policy
+    # outcome, not a fault (no alarm), kept apart from UNSCANNABLE so that a consumer can,
+    # for example, tell the uploader which types are accepted.
+    blocked = {
+      description = "Objects of a file type the file-type policy does not allow"
+      pattern = {
+        source      = [local.event_source]
+        detail-type = ["Object Scan Result"]
+        detail      = { verdict = ["BLOCKED"] }
       }
     }
     # What Lambda sends to the on-failure destination when an asynchronous invocation

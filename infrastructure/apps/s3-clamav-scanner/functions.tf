@@ -16,7 +16,7 @@ module "updater_repository" {
   force_delete       = var.force_destroy
 }
 
-# --- Scanner configuration (DESIGN.md "Configuration") -------------------------------
+# --- Scanner configuration (docs/design.md "Configuration") --------------------------
 
 locals {
   # What the Lambda scanner and the ECS worker share.
@@ -26,6 +26,7 @@ locals {
       DEFINITIONS_PREFIX         = var.definitions_prefix
       EVENT_BUS_NAME             = aws_cloudwatch_event_bus.this.name
       INFECTED_ACTION            = var.infected_action
+      BLOCKED_ACTION             = var.blocked_action
       PUBLISH_CLEAN_RESULTS      = tostring(var.publish_clean_results)
       DEFINITIONS_CHECK_INTERVAL = tostring(var.definitions_check_interval_seconds)
       MAX_DEFINITIONS_AGE        = tostring(var.max_definitions_age_hours)
@@ -37,16 +38,37 @@ locals {
       TAG_KEY_FILE_TYPE          = var.scan_tag_keys.file_type
     },
     local.quarantine_enabled ? { QUARANTINE_BUCKET = var.quarantine_bucket_name } : {},
+    # Unset when empty: every type, every object.
+    length(var.file_type_policy) > 0 ? { FILE_TYPE_POLICY = join(";", [for location, types in var.file_type_policy : "${location}=${join(",", types)}"]) } : {},
+    length(var.scan_filters) > 0 ? { SCAN_FILTERS = jsonencode({ for bucket, filter in var.scan_filters : bucket => { for field, value in filter : field => value if value != null } }) } : {},
+    # Where `scanner enqueue` (a backfill, also as an ECS task of the worker's definition)
+    # sends by default, and the rescan queues its objects.
+    local.scan_queue_enabled ? { SCAN_QUEUE_URL = aws_sqs_queue.scan[0].id } : {},
   )
 
   # SERVICE_NAME stays unset in Lambda: the metrics' Service dimension is then the
   # function's name (AWS_LAMBDA_FUNCTION_NAME), which the alarms use.
-  scanner_environment = merge(local.scanner_common_environment, {
-    SCAN_CONCURRENCY = tostring(var.scanner_scan_concurrency)
-    MAX_OBJECT_SIZE  = tostring(var.max_object_size_bytes)
-    MAX_SCAN_SIZE    = tostring(coalesce(var.max_scan_size_bytes, var.max_object_size_bytes))
-    MAX_SCAN_TIME    = tostring(var.max_scan_time_ms)
-  })
+  # With the worker, objects over MAX_OBJECT_SIZE are forwarded to its queue instead of
+  # being UNSCANNABLE (the worker has no LARGE_OBJECT_QUEUE_URL: it is the last stop).
+  scanner_environment = merge(
+    local.scanner_common_environment,
+    {
+      SCAN_CONCURRENCY = tostring(var.scanner_scan_concurrency)
+      MAX_OBJECT_SIZE  = tostring(var.max_object_size_bytes)
+      MAX_SCAN_SIZE    = tostring(coalesce(var.max_scan_size_bytes, var.max_object_size_bytes))
+      MAX_SCAN_TIME    = tostring(var.max_scan_time_ms)
+    },
+    var.worker_enabled ? { LARGE_OBJECT_QUEUE_URL = aws_sqs_queue.worker[0].id } : {},
+    # The Lambda scanner consumes the scan queue, where the rescan rule delivers
+    # Definitions Updated: it lists these buckets (and prefixes) and queues their objects.
+    var.rescan_on_definitions_update ? {
+      RESCAN_BUCKETS = join(",", local.rescan_targets)
+      RESCAN_WINDOW  = tostring(var.rescan_window_hours)
+    } : {},
+  )
+
+  # The scanned buckets, under their notification prefix (the scanner may list no more).
+  rescan_targets = [for name, bucket in var.scanned_buckets : bucket.filter_prefix == null ? name : "${name}/${bucket.filter_prefix}"]
 
   # Empty lists are left out rather than passed as empty strings.
   updater_environment = { for key, value in {
@@ -180,8 +202,18 @@ data "aws_iam_policy_document" "scanner_common" {
 data "aws_iam_policy_document" "scanner" {
   source_policy_documents = [data.aws_iam_policy_document.scanner_common.json]
 
+  # Objects over the Lambda scanner's MAX_OBJECT_SIZE go to the ECS worker's queue.
   dynamic "statement" {
-    for_each = local.use_queue ? [1] : []
+    for_each = var.worker_enabled ? [1] : []
+    content {
+      sid       = "ForwardLargeObjects"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.worker[0].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.scan_queue_enabled ? [1] : []
     content {
       sid = "ConsumeScanQueue"
       actions = [
@@ -190,6 +222,18 @@ data "aws_iam_policy_document" "scanner" {
         "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
       ]
+      resources = [aws_sqs_queue.scan[0].arn]
+    }
+  }
+
+  # The rescan after new definitions sends itself its listing requests and the objects to
+  # rescan through the scan queue (it lists with the scanned prefixes and reads tags, both
+  # granted above).
+  dynamic "statement" {
+    for_each = var.rescan_on_definitions_update ? [1] : []
+    content {
+      sid       = "QueueRescans"
+      actions   = ["sqs:SendMessage"]
       resources = [aws_sqs_queue.scan[0].arn]
     }
   }

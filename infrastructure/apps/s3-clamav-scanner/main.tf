@@ -29,9 +29,11 @@ locals {
   metrics_namespace = "S3ClamAVScanner"
 
   quarantine_enabled = var.quarantine_bucket_name != null
-  use_queue          = var.scan_trigger == "sqs"
-  # With the worker, S3 notifies EventBridge and rules route each object by size.
-  route_by_size = var.worker_enabled
+  # S3 notifies the scan queue (scan_trigger sqs) rather than the function.
+  use_queue = var.scan_trigger == "sqs"
+  # The scan queue exists with the SQS trigger, and with the direct trigger when the rescan
+  # is on: the rescan (and `scanner enqueue`) need a queue the Lambda scanner consumes.
+  scan_queue_enabled = local.use_queue || var.rescan_on_definitions_update
 
   definitions_bucket_arn = "arn:${local.partition}:s3:::${var.definitions_bucket_name}"
   quarantine_bucket_arn  = local.quarantine_enabled ? "arn:${local.partition}:s3:::${var.quarantine_bucket_name}" : null

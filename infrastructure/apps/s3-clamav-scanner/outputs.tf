@@ -69,8 +69,8 @@ output "events_queue_url" {
 }
 
 output "scan_queue_url" {
-  description = "Queue between S3 and the scanner (scan_trigger sqs), or null."
-  value       = local.use_queue ? aws_sqs_queue.scan[0].id : null
+  description = "The scan queue the Lambda scanner consumes (scan_trigger sqs, or rescan_on_definitions_update), or null: S3's notifications (sqs), rescans and `scanner enqueue` backfills."
+  value       = local.scan_queue_enabled ? aws_sqs_queue.scan[0].id : null
 }
 
 output "updater_schedule_rule_name" {
@@ -94,8 +94,27 @@ output "worker_environment" {
 }
 
 output "worker_queue_url" {
-  description = "Queue of the ECS worker (objects routed to it by size), or null."
+  description = "Queue of the ECS worker (the objects the Lambda scanner forwards as too large for it), or null."
   value       = var.worker_enabled ? aws_sqs_queue.worker[0].id : null
+}
+
+output "worker_task_definition_arn" {
+  description = "Task definition of the worker, or null; a backfill runs it once with the command overridden to `enqueue ...` (infrastructure/README.md)."
+  value       = var.worker_enabled ? aws_ecs_task_definition.worker[0].arn : null
+}
+
+output "worker_run_task_network_configuration" {
+  description = "The worker's network configuration as `aws ecs run-task --network-configuration` takes it (JSON), or null."
+  value = var.worker_enabled ? jsonencode({ awsvpcConfiguration = {
+    subnets        = local.network.private_subnet_ids
+    securityGroups = [local.network.scanner_security_group_id]
+    assignPublicIp = "DISABLED"
+  } }) : null
+}
+
+output "rescan_rule_name" {
+  description = "The bus rule that sends Definitions Updated to the scan queue (rescan_on_definitions_update), or null."
+  value       = var.rescan_on_definitions_update ? aws_cloudwatch_event_rule.rescan[0].name : null
 }
 
 output "worker_cluster_name" {

@@ -1,44 +1,15 @@
 # --- S3 notifications to the scanner ----------------------------------------------------
 # Direct (default): S3 invokes the scanner asynchronously; Lambda retries and finally
 # sends the event to the bus. sqs: S3 sends to a queue the scanner polls; messages that
-# fail scan_queue_max_receive_count times move to a redrive queue.
-# With the ECS worker (worker_enabled), S3 notifies EventBridge instead, and two rules on
-# the default bus route each object by size: up to the threshold to the scanner (directly
-# or through the scan queue, as above), above it to the worker's queue (worker.tf).
-
-locals {
-  worker_route_threshold = coalesce(var.worker_route_threshold_bytes, var.max_object_size_bytes)
-
-  # The key filter of one bucket as an EventBridge matcher (JSON, as the branches differ
-  # in type): prefix and suffix together need a wildcard, in which * and \ are escaped.
-  route_key_matchers = { for name, bucket in var.scanned_buckets : name => (
-    bucket.filter_prefix != null && bucket.filter_suffix != null ? jsonencode([{ wildcard = "${replace(replace(bucket.filter_prefix, "\\", "\\\\"), "*", "\\*")}*${replace(replace(bucket.filter_suffix, "\\", "\\\\"), "*", "\\*")}" }]) :
-    bucket.filter_prefix != null ? jsonencode([{ prefix = bucket.filter_prefix }]) :
-    bucket.filter_suffix != null ? jsonencode([{ suffix = bucket.filter_suffix }]) : null
-  ) }
-
-  # EventBridge compares numbers only up to 5e9, so the threshold must stay below it
-  # (max_object_size_bytes does).
-  size_routes = {
-    scanner = [{ numeric = ["<=", local.worker_route_threshold] }]
-    worker  = [{ numeric = [">", local.worker_route_threshold] }]
-  }
-
-  size_route_patterns = { for route, size in local.size_routes : route => {
-    source      = ["aws.s3"]
-    detail-type = ["Object Created"]
-    # EventBridge reads "$or" as an operator only with two or more branches.
-    detail = jsondecode(length(local.route_branches[route]) == 1 ? jsonencode(one(local.route_branches[route])) : jsonencode({ "$or" = local.route_branches[route] }))
-  } }
-
-  route_branches = { for route, size in local.size_routes : route => [for name, bucket in var.scanned_buckets : {
-    bucket = { name = [name] }
-    object = jsondecode(jsonencode(merge({ size = size }, local.route_key_matchers[name] == null ? {} : { key = jsondecode(local.route_key_matchers[name]) })))
-  }] }
-}
+# fail scan_queue_max_receive_count times move to a redrive queue. The scan queue (and the
+# scanner's event source mapping on it) also exists with the direct trigger when the
+# rescan is on: rescans and backfills (`scanner enqueue`) go through it.
+# Every object takes this path, with or without the ECS worker: the Lambda scanner hands
+# objects over its MAX_OBJECT_SIZE to the worker's queue itself (LARGE_OBJECT_QUEUE_URL,
+# functions.tf), so no size has to be compared before the scanner sees the object.
 
 resource "aws_lambda_permission" "s3" {
-  for_each = local.use_queue || local.route_by_size ? {} : local.scanned_bucket_arns
+  for_each = local.use_queue ? {} : local.scanned_bucket_arns
 
   statement_id   = "s3-${each.key}"
   action         = "lambda:InvokeFunction"
@@ -49,7 +20,7 @@ resource "aws_lambda_permission" "s3" {
 }
 
 resource "aws_sqs_queue" "scan_redrive" {
-  count = local.use_queue ? 1 : 0
+  count = local.scan_queue_enabled ? 1 : 0
 
   name                      = "${local.prefix}-scan-redrive"
   message_retention_seconds = 1209600
@@ -57,7 +28,7 @@ resource "aws_sqs_queue" "scan_redrive" {
 }
 
 resource "aws_sqs_queue" "scan" {
-  count = local.use_queue ? 1 : 0
+  count = local.scan_queue_enabled ? 1 : 0
 
   name = "${local.prefix}-scan"
   # AWS recommends six times the function timeout for an SQS event source.
@@ -72,42 +43,66 @@ resource "aws_sqs_queue" "scan" {
 }
 
 data "aws_iam_policy_document" "scan_queue" {
-  count = local.use_queue ? 1 : 0
+  count = local.scan_queue_enabled ? 1 : 0
 
-  # The scanned buckets' notifications, or the size route's rule.
-  statement {
-    sid       = local.route_by_size ? "SmallObjectsRoute" : "ScannedBucketNotifications"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.scan[0].arn]
+  # The scanned buckets' notifications (SQS trigger).
+  dynamic "statement" {
+    for_each = local.use_queue ? [1] : []
+    content {
+      sid       = "ScannedBucketNotifications"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.scan[0].arn]
 
-    principals {
-      type        = "Service"
-      identifiers = [local.route_by_size ? "events.amazonaws.com" : "s3.amazonaws.com"]
+      principals {
+        type        = "Service"
+        identifiers = ["s3.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = values(local.scanned_bucket_arns)
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
     }
+  }
 
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = local.route_by_size ? [aws_cloudwatch_event_rule.size_route["scanner"].arn] : values(local.scanned_bucket_arns)
-    }
+  # Definitions Updated, from the rescan rule on the system's bus.
+  dynamic "statement" {
+    for_each = var.rescan_on_definitions_update ? [1] : []
+    content {
+      sid       = "RescanRule"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.scan[0].arn]
 
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [aws_cloudwatch_event_rule.rescan[0].arn]
+      }
     }
   }
 }
 
 resource "aws_sqs_queue_policy" "scan" {
-  count = local.use_queue ? 1 : 0
+  count = local.scan_queue_enabled ? 1 : 0
 
   queue_url = aws_sqs_queue.scan[0].id
   policy    = data.aws_iam_policy_document.scan_queue[0].json
 }
 
 resource "aws_lambda_event_source_mapping" "scan_queue" {
-  count = local.use_queue ? 1 : 0
+  count = local.scan_queue_enabled ? 1 : 0
 
   event_source_arn = aws_sqs_queue.scan[0].arn
   function_name    = module.scanner.function_arn
@@ -127,11 +122,10 @@ resource "aws_lambda_event_source_mapping" "scan_queue" {
 resource "aws_s3_bucket_notification" "scanned" {
   for_each = local.scanned_bucket_arns
 
-  bucket      = each.key
-  eventbridge = local.route_by_size
+  bucket = each.key
 
   dynamic "lambda_function" {
-    for_each = local.use_queue || local.route_by_size ? [] : [var.scanned_buckets[each.key]]
+    for_each = local.use_queue ? [] : [var.scanned_buckets[each.key]]
     content {
       id                  = "s3-clamav-scanner"
       lambda_function_arn = module.scanner.function_arn
@@ -142,7 +136,7 @@ resource "aws_s3_bucket_notification" "scanned" {
   }
 
   dynamic "queue" {
-    for_each = local.use_queue && !local.route_by_size ? [var.scanned_buckets[each.key]] : []
+    for_each = local.use_queue ? [var.scanned_buckets[each.key]] : []
     content {
       id            = "s3-clamav-scanner"
       queue_arn     = aws_sqs_queue.scan[0].arn
@@ -155,34 +149,31 @@ resource "aws_s3_bucket_notification" "scanned" {
   depends_on = [aws_lambda_permission.s3, aws_sqs_queue_policy.scan]
 }
 
-# --- Routing by size (worker_enabled) ---------------------------------------------------
+# --- Rescan after new definitions (rescan_on_definitions_update) -------------------------
+# The updater's Definitions Updated event goes to the scan queue (the whole EventBridge
+# event is the message body). The Lambda scanner takes it as a rescan request: it lists
+# RESCAN_BUCKETS and queues, on the same queue, the objects it had found CLEAN with older
+# definitions and that were modified within RESCAN_WINDOW hours.
 
-# S3's Object Created events arrive on the default bus only.
-resource "aws_cloudwatch_event_rule" "size_route" {
-  for_each = local.route_by_size ? local.size_route_patterns : {}
+resource "aws_cloudwatch_event_rule" "rescan" {
+  count = var.rescan_on_definitions_update ? 1 : 0
 
-  name          = "${local.prefix}-route-${each.key}"
-  description   = each.key == "scanner" ? "New objects up to ${local.worker_route_threshold} bytes, to the Lambda scanner" : "New objects over ${local.worker_route_threshold} bytes, to the ECS worker"
-  event_pattern = jsonencode(each.value)
+  name           = "${local.prefix}-rescan"
+  description    = "New definitions: rescan the recent objects of the scanned buckets"
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  event_pattern = jsonencode({
+    source      = [local.event_source]
+    detail-type = ["Definitions Updated"]
+  })
 }
 
-resource "aws_cloudwatch_event_target" "route_to_scanner" {
-  count = local.route_by_size ? 1 : 0
+resource "aws_cloudwatch_event_target" "rescan" {
+  count = var.rescan_on_definitions_update ? 1 : 0
 
-  rule      = aws_cloudwatch_event_rule.size_route["scanner"].name
-  target_id = local.use_queue ? "scan-queue" : "scanner"
-  arn       = local.use_queue ? aws_sqs_queue.scan[0].arn : module.scanner.function_arn
-}
-
-resource "aws_lambda_permission" "route_to_scanner" {
-  count = local.route_by_size && !local.use_queue ? 1 : 0
-
-  statement_id   = "events-size-route"
-  action         = "lambda:InvokeFunction"
-  function_name  = module.scanner.function_name
-  principal      = "events.amazonaws.com"
-  source_arn     = aws_cloudwatch_event_rule.size_route["scanner"].arn
-  source_account = local.account_id
+  rule           = aws_cloudwatch_event_rule.rescan[0].name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = "scan-queue"
+  arn            = aws_sqs_queue.scan[0].arn
 }
 
 # --- Updater: daily schedule and one run at deploy time ---------------------------------

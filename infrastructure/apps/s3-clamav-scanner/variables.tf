@@ -354,8 +354,8 @@ variable "scanner_reserved_concurrency" {
 
   # An SQS event source mapping's maximum concurrency is at least 2 (Lambda API).
   validation {
-    condition     = var.scan_trigger != "sqs" || var.scanner_reserved_concurrency >= 2
-    error_message = "With scan_trigger = sqs, scanner_reserved_concurrency must be at least 2: the event source mapping's maximum concurrency matches it, and Lambda accepts no less than 2."
+    condition     = (var.scan_trigger != "sqs" && !var.rescan_on_definitions_update) || var.scanner_reserved_concurrency >= 2
+    error_message = "With scan_trigger = sqs or rescan_on_definitions_update, scanner_reserved_concurrency must be at least 2: the scan queue's event source mapping's maximum concurrency matches it, and Lambda accepts no less than 2."
   }
 }
 
@@ -375,14 +375,139 @@ variable "infected_action" {
   }
 }
 
+variable "blocked_action" {
+  description = "What the scanner does with a BLOCKED object version, one whose detected file type file_type_policy does not allow (BLOCKED_ACTION): tag (default), delete or quarantine (needs quarantine_bucket_name)."
+  type        = string
+  default     = "tag"
+
+  validation {
+    condition     = contains(["delete", "quarantine", "tag"], var.blocked_action)
+    error_message = "blocked_action must be tag, delete or quarantine."
+  }
+
+  validation {
+    condition     = var.blocked_action != "quarantine" || var.quarantine_bucket_name != null
+    error_message = "blocked_action = quarantine needs quarantine_bucket_name."
+  }
+}
+
+variable "file_type_policy" {
+  description = <<-EOT
+    File types each scanned bucket, or prefix of one, accepts (FILE_TYPE_POLICY), as
+    libclamav's type detection names them (PNG, JPEG, GIF, PDF, MSEXE, ZIP, HTML, ...; never
+    by extension or Content-Type), keyed "bucket" or "bucket/prefix":
+    { "uploads/avatars/" = ["PNG", "JPEG"], "invoices" = ["PDF"] }. The longest matching
+    prefix of the object's bucket applies; objects no entry matches accept every type. A
+    clean object of another type is BLOCKED (tag scan-file-type = its type), and
+    blocked_action applies. Empty (default): every type.
+  EOT
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for location, _ in var.file_type_policy : contains(keys(var.scanned_buckets), split("/", location)[0])])
+    error_message = "Every key of file_type_policy must be a scanned bucket, optionally followed by /prefix (for example uploads/avatars/)."
+  }
+
+  # FILE_TYPE_POLICY is BUCKET[/PREFIX]=TYPE,TYPE;... and the scanner trims each rule.
+  validation {
+    condition     = alltrue([for location, _ in var.file_type_policy : !can(regex("[;=]", location)) && trimspace(location) == location])
+    error_message = "file_type_policy keys must not contain ; or = nor start or end with white space."
+  }
+
+  # "uploads" and "uploads/" are the same rule for the scanner.
+  validation {
+    condition     = length(distinct([for location, _ in var.file_type_policy : strcontains(location, "/") ? location : "${location}/"])) == length(var.file_type_policy)
+    error_message = "file_type_policy names a bucket twice (\"bucket\" and \"bucket/\" are the same rule)."
+  }
+
+  validation {
+    condition     = alltrue([for types in values(var.file_type_policy) : length(types) > 0 && alltrue([for type in types : can(regex("^[A-Za-z0-9_]+$", type))])])
+    error_message = "file_type_policy must list at least one type per entry, each a libclamav type name of letters, digits and _ (PNG, JPEG, PDF, MSEXE...)."
+  }
+}
+
+variable "scan_filters" {
+  description = <<-EOT
+    Which objects of a scanned bucket are scanned at all (SCAN_FILTERS), by bucket:
+    include_prefixes, exclude_prefixes, include_suffixes, exclude_suffixes (lists; an
+    object is scanned when its key starts with one of include_prefixes, or that list is
+    empty, starts with none of exclude_prefixes, and likewise for the suffixes) and
+    min_size (bytes). Skipped objects get no verdict and no tag: on a protected bucket
+    they stay undownloadable unless exempt_filtered_objects_from_protection is on.
+    Buckets without an entry are scanned whole.
+  EOT
+  type = map(object({
+    include_prefixes = optional(list(string))
+    exclude_prefixes = optional(list(string))
+    include_suffixes = optional(list(string))
+    exclude_suffixes = optional(list(string))
+    min_size         = optional(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for bucket, filter in var.scan_filters : contains(keys(var.scanned_buckets), bucket) && filter != null])
+    error_message = "Every key of scan_filters must be a scanned bucket, with a filter object."
+  }
+
+  validation {
+    condition = alltrue(flatten([for filter in values(var.scan_filters) : [
+      for list in [filter.include_prefixes, filter.exclude_prefixes, filter.include_suffixes, filter.exclude_suffixes] : [
+        for value in(list == null ? [] : list) : value != ""
+      ]
+    ] if filter != null]))
+    error_message = "scan_filters prefixes and suffixes must be non-empty strings."
+  }
+
+  validation {
+    condition     = alltrue([for filter in values(var.scan_filters) : try(filter.min_size >= 0 && floor(filter.min_size) == filter.min_size, filter.min_size == null)])
+    error_message = "scan_filters min_size must be a whole number of bytes, 0 or more."
+  }
+}
+
+variable "exempt_filtered_objects_from_protection" {
+  description = <<-EOT
+    On protected buckets (deny_unscanned_downloads), leave the objects that scan_filters
+    (and the notification's suffix) exclude by key out of the download deny, so that they
+    can be read without a CLEAN tag they will never get. Includes narrow the deny's
+    resources (bucket/prefix*suffix); excludes become its NotResource (bucket/prefix*,
+    bucket/*suffix), which IAM can only combine with a deny of the whole bucket: a bucket
+    with a notification prefix, include lists or a notification suffix and excludes is
+    refused. Objects skipped for min_size stay denied (no condition key carries an
+    object's size). Off by default: excluded objects stay undownloadable.
+  EOT
+  type        = bool
+  default     = false
+
+  # Wildcards and policy variables in an excluded prefix or suffix would exempt more than
+  # the scanner skips.
+  validation {
+    condition = !var.exempt_filtered_objects_from_protection || alltrue(flatten([for bucket, filter in var.scan_filters : [
+      for value in concat(try(coalescelist(filter.exclude_prefixes), []), try(coalescelist(filter.exclude_suffixes), [])) : !can(regex("[*?]|\\$\\{", value))
+    ] if try(var.scanned_buckets[bucket].deny_unscanned_downloads, false)]))
+    error_message = "With exempt_filtered_objects_from_protection, the exclude_prefixes and exclude_suffixes of protected buckets must not contain *, ? or $${: in the bucket policy they would be wildcards or policy variables and exempt more objects than the scanner skips."
+  }
+
+  validation {
+    condition     = !var.exempt_filtered_objects_from_protection || length(local.inexpressible_exemptions) == 0
+    error_message = "exempt_filtered_objects_from_protection cannot exempt what scan_filters excludes on ${join(", ", local.inexpressible_exemptions)}: the download deny there covers only part of the bucket (a notification prefix or suffix, or include lists), and a bucket policy statement cannot deny \"under this prefix but not under that one\" (Resource and NotResource do not combine). Drop the notification prefix/suffix and include lists of that bucket (so the deny covers the whole bucket minus the excludes), or keep its excluded objects protected."
+  }
+
+  validation {
+    condition     = !var.exempt_filtered_objects_from_protection || length(local.unscanned_protected_buckets) == 0
+    error_message = "scan_filters includes nothing under the notification prefix and suffix of ${join(", ", local.unscanned_protected_buckets)}: nothing there would be scanned."
+  }
+}
+
 variable "max_object_size_bytes" {
-  description = "Objects larger than this are UNSCANNABLE for the Lambda scanner (MAX_OBJECT_SIZE). libclamav 1.4 scans at most 2147483645 bytes as one file. See scanner_ephemeral_storage_mb for the disk it needs."
+  description = "Objects larger than this are UNSCANNABLE for the Lambda scanner (MAX_OBJECT_SIZE), or, with worker_enabled, forwarded to the ECS worker. libclamav 1.4 scans at most 2147483645 bytes as one file; larger objects are the worker's (it scans them in windows, with Fargate's disk). See scanner_ephemeral_storage_mb for the disk it needs."
   type        = number
   default     = 2000000000
 
   validation {
     condition     = var.max_object_size_bytes >= 1 && var.max_object_size_bytes <= 2147483645 && floor(var.max_object_size_bytes) == var.max_object_size_bytes
-    error_message = "max_object_size_bytes must be a whole number between 1 and 2147483645 (libclamav scans at most INT_MAX - 2 bytes as one file)."
+    error_message = "max_object_size_bytes must be a whole number between 1 and 2147483645 (libclamav scans at most INT_MAX - 2 bytes as one file; larger objects belong to the ECS worker, worker_enabled, whose limit is worker_max_object_size_bytes)."
   }
 }
 
@@ -471,6 +596,29 @@ variable "scan_queue_max_receive_count" {
   validation {
     condition     = var.scan_queue_max_receive_count >= 5 && var.scan_queue_max_receive_count <= 1000
     error_message = "scan_queue_max_receive_count must be between 5 and 1000."
+  }
+}
+
+variable "rescan_on_definitions_update" {
+  description = "Rescan recent objects when the updater publishes new definitions: a rule on the bus sends Definitions Updated to the scan queue, and the Lambda scanner lists the scanned buckets (under their notification prefixes, RESCAN_BUCKETS) and queues there the objects it had found CLEAN with older definitions and that were modified within rescan_window_hours. The scan queue is created for it with the direct trigger too (S3 then still invokes the function directly)."
+  type        = bool
+  default     = false
+
+  # RESCAN_BUCKETS is comma-separated BUCKET/PREFIX, each trimmed by the scanner.
+  validation {
+    condition     = !var.rescan_on_definitions_update || alltrue([for bucket in values(var.scanned_buckets) : bucket.filter_prefix == null || try(!strcontains(bucket.filter_prefix, ",") && trimspace(bucket.filter_prefix) == bucket.filter_prefix, false)])
+    error_message = "With rescan_on_definitions_update, no scanned bucket's filter_prefix may contain a comma or start or end with white space (RESCAN_BUCKETS is a comma-separated list)."
+  }
+}
+
+variable "rescan_window_hours" {
+  description = "Only objects modified within this many hours before a definitions update are rescanned (RESCAN_WINDOW). A week by default."
+  type        = number
+  default     = 168
+
+  validation {
+    condition     = var.rescan_window_hours >= 1 && var.rescan_window_hours <= 87600 && floor(var.rescan_window_hours) == var.rescan_window_hours
+    error_message = "rescan_window_hours must be a whole number between 1 and 87600 (ten years)."
   }
 }
 
@@ -639,20 +787,9 @@ variable "dashboard_enabled" {
 # --- ECS worker (optional) ---------------------------------------------------------
 
 variable "worker_enabled" {
-  description = "Run `scanner worker` as an ECS Fargate service for objects larger than worker_route_threshold_bytes (and sustained volume). S3 then notifies EventBridge, whose rules route each object by size: to the Lambda scanner (directly or through the scan queue) or to the worker's queue. The network root must have the interface endpoints sqs, ecr.api, ecr.dkr and logs."
+  description = "Run `scanner worker` as an ECS Fargate service for objects larger than the Lambda scanner's max_object_size_bytes (up to worker_max_object_size_bytes, 100 GiB by default). Every object still reaches the Lambda scanner first; it forwards those over its limit to the worker's queue (LARGE_OBJECT_QUEUE_URL) instead of marking them UNSCANNABLE. The network root must have the interface endpoints sqs, ecr.api, ecr.dkr and logs."
   type        = bool
   default     = false
-}
-
-variable "worker_route_threshold_bytes" {
-  description = "Objects up to this size go to the Lambda scanner, larger ones to the worker; null = max_object_size_bytes. EventBridge compares numbers up to 5e9 only: larger objects match neither route (see README)."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.worker_route_threshold_bytes == null || try(var.worker_route_threshold_bytes >= 0 && var.worker_route_threshold_bytes <= var.max_object_size_bytes && floor(var.worker_route_threshold_bytes) == var.worker_route_threshold_bytes, false)
-    error_message = "worker_route_threshold_bytes must be null or a whole number between 0 and max_object_size_bytes: the Lambda scanner would mark larger objects UNSCANNABLE."
-  }
 }
 
 variable "worker_cpu" {
@@ -690,9 +827,9 @@ variable "worker_memory_mb" {
 }
 
 variable "worker_ephemeral_storage_gib" {
-  description = "Fargate ephemeral storage of one worker task in GiB (21-200). Holds the image (1 GiB reserved) and worker_scan_concurrency * (worker_max_object_size_bytes + 2 * worker_max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB."
+  description = "Fargate ephemeral storage of one worker task in GiB (21-200). Holds the image (1 GiB reserved) and worker_scan_concurrency * (worker_max_object_size_bytes + 2 * worker_max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB: with the defaults 1 * (100 GiB + 2 * 40 GiB) + 2 GiB + 256 MiB + 1 GiB = 183.25 GiB."
   type        = number
-  default     = 30
+  default     = 184
 
   validation {
     condition     = var.worker_ephemeral_storage_gib >= 21 && var.worker_ephemeral_storage_gib <= 200 && floor(var.worker_ephemeral_storage_gib) == var.worker_ephemeral_storage_gib
@@ -704,14 +841,14 @@ variable "worker_ephemeral_storage_gib" {
       var.worker_scan_concurrency * (var.worker_max_object_size_bytes + 2 * coalesce(var.worker_max_scan_size_bytes, var.worker_max_object_size_bytes))
       + 2 * var.definitions_disk_mb * 1048576 + 268435456 + 1073741824
     )
-    error_message = "worker_ephemeral_storage_gib (${var.worker_ephemeral_storage_gib}) is less than the worker's worst case, ${ceil((var.worker_scan_concurrency * (var.worker_max_object_size_bytes + 2 * coalesce(var.worker_max_scan_size_bytes, var.worker_max_object_size_bytes)) + 2 * var.definitions_disk_mb * 1048576 + 268435456 + 1073741824) / 1073741824)} GiB = worker_scan_concurrency * (worker_max_object_size_bytes + 2 * worker_max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB + 1 GiB for the image."
+    error_message = "worker_ephemeral_storage_gib (${var.worker_ephemeral_storage_gib}) is less than the worker's worst case, ${ceil((var.worker_scan_concurrency * (var.worker_max_object_size_bytes + 2 * coalesce(var.worker_max_scan_size_bytes, var.worker_max_object_size_bytes)) + 2 * var.definitions_disk_mb * 1048576 + 268435456 + 1073741824) / 1073741824)} GiB = worker_scan_concurrency * (worker_max_object_size_bytes + 2 * worker_max_scan_size_bytes) + 2 * definitions_disk_mb + 256 MiB + 1 GiB for the image. Raise worker_ephemeral_storage_gib (Fargate allows at most 200), or lower worker_max_scan_size_bytes, worker_scan_concurrency or worker_max_object_size_bytes."
   }
 }
 
 variable "worker_scan_concurrency" {
-  description = "Objects one worker task scans at once (SCAN_CONCURRENCY)."
+  description = "Objects one worker task scans at once (SCAN_CONCURRENCY). 1 by default: the worker gets only large objects, each needing its own disk (see worker_ephemeral_storage_gib); more tasks scale out instead."
   type        = number
-  default     = 2
+  default     = 1
 
   validation {
     condition     = var.worker_scan_concurrency >= 1 && var.worker_scan_concurrency <= 64 && floor(var.worker_scan_concurrency) == var.worker_scan_concurrency
@@ -720,31 +857,37 @@ variable "worker_scan_concurrency" {
 }
 
 variable "worker_max_object_size_bytes" {
-  description = "Objects larger than this are UNSCANNABLE for the worker (its MAX_OBJECT_SIZE). At most 2147483645 until the scanner splits larger objects."
+  description = "Objects larger than this are UNSCANNABLE for the worker (its MAX_OBJECT_SIZE). The scanner scans objects over 2147483645 bytes (the most libclamav takes as one file) in overlapping windows, up to 100 GiB."
   type        = number
-  default     = 2147483645
+  default     = 107374182400
 
   validation {
-    condition     = var.worker_max_object_size_bytes >= 1 && var.worker_max_object_size_bytes <= 2147483645 && floor(var.worker_max_object_size_bytes) == var.worker_max_object_size_bytes
-    error_message = "worker_max_object_size_bytes must be a whole number between 1 and 2147483645 (libclamav scans at most INT_MAX - 2 bytes as one file)."
+    condition     = var.worker_max_object_size_bytes >= 1 && var.worker_max_object_size_bytes <= 107374182400 && floor(var.worker_max_object_size_bytes) == var.worker_max_object_size_bytes
+    error_message = "worker_max_object_size_bytes must be a whole number between 1 and 107374182400 (100 GiB, the most the scanner takes)."
+  }
+
+  # The worker receives only what the Lambda scanner forwards as too large for itself.
+  validation {
+    condition     = !var.worker_enabled || var.worker_max_object_size_bytes > var.max_object_size_bytes
+    error_message = "worker_max_object_size_bytes (${var.worker_max_object_size_bytes}) must be larger than max_object_size_bytes (${var.max_object_size_bytes}): the worker gets only the objects the Lambda scanner forwards because they exceed max_object_size_bytes, and would mark them all UNSCANNABLE."
   }
 }
 
 variable "worker_max_scan_size_bytes" {
-  description = "The worker's MAX_SCAN_SIZE; null = worker_max_object_size_bytes."
+  description = "The worker's MAX_SCAN_SIZE (bytes each unpacker may extract from one object); null = worker_max_object_size_bytes. 40 GiB by default, so that a 100 GiB object fits Fargate's 200 GiB of disk (see worker_ephemeral_storage_gib)."
   type        = number
-  default     = null
+  default     = 42949672960
 
   validation {
-    condition     = var.worker_max_scan_size_bytes == null || try(var.worker_max_scan_size_bytes >= 1 && floor(var.worker_max_scan_size_bytes) == var.worker_max_scan_size_bytes, false)
-    error_message = "worker_max_scan_size_bytes must be null or a positive whole number."
+    condition     = var.worker_max_scan_size_bytes == null || try(var.worker_max_scan_size_bytes >= 1 && var.worker_max_scan_size_bytes <= 214748364800 && floor(var.worker_max_scan_size_bytes) == var.worker_max_scan_size_bytes, false)
+    error_message = "worker_max_scan_size_bytes must be null or a whole number between 1 and 214748364800 (200 GiB, the most the scanner takes)."
   }
 }
 
 variable "worker_max_scan_time_ms" {
-  description = "The worker's MAX_SCAN_TIME in milliseconds (no Lambda deadline applies; the worker keeps the message invisible while it scans)."
+  description = "The worker's MAX_SCAN_TIME in milliseconds (no Lambda deadline applies; the worker keeps the message invisible while it scans). One hour by default, the scanner's maximum: the worker scans objects of up to 100 GiB."
   type        = number
-  default     = 600000
+  default     = 3600000
 
   validation {
     condition     = var.worker_max_scan_time_ms >= 1000 && var.worker_max_scan_time_ms <= 3600000 && floor(var.worker_max_scan_time_ms) == var.worker_max_scan_time_ms

@@ -1,8 +1,10 @@
 # The optional scanning worker: `scanner worker` as an ECS Fargate service in the
-# private subnets, fed by its own queue (objects above worker_route_threshold_bytes, see
-# triggers.tf), scaled on the queue's depth between zero and worker_max_tasks. It has the
-# Lambda scanner's permissions on the buckets and the bus (data.aws_iam_policy_document.
-# scanner_common) and reaches AWS only through the network's endpoints.
+# private subnets, fed by its own queue, scaled on the queue's depth between zero and
+# worker_max_tasks. The Lambda scanner sends that queue the objects larger than its own
+# MAX_OBJECT_SIZE (LARGE_OBJECT_QUEUE_URL, functions.tf); the worker scans them with its
+# own, larger limits (up to 100 GiB, in windows). It has the Lambda scanner's permissions
+# on the buckets and the bus (data.aws_iam_policy_document.scanner_common) and reaches AWS
+# only through the network's endpoints.
 
 locals {
   worker_count = var.worker_enabled ? 1 : 0
@@ -52,47 +54,8 @@ resource "aws_sqs_queue" "worker" {
   })
 }
 
-data "aws_iam_policy_document" "worker_queue" {
-  count = local.worker_count
-
-  statement {
-    sid       = "LargeObjectsRoute"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.worker[0].arn]
-
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.size_route["worker"].arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "worker" {
-  count = local.worker_count
-
-  queue_url = aws_sqs_queue.worker[0].id
-  policy    = data.aws_iam_policy_document.worker_queue[0].json
-}
-
-resource "aws_cloudwatch_event_target" "route_to_worker" {
-  count = local.worker_count
-
-  rule      = aws_cloudwatch_event_rule.size_route["worker"].name
-  target_id = "worker-queue"
-  arn       = aws_sqs_queue.worker[0].arn
-}
+# No queue policy: only the Lambda scanner's role sends to it (an identity-policy grant,
+# ForwardLargeObjects in functions.tf); nothing outside this account can.
 
 # --- Roles --------------------------------------------------------------------------------
 
@@ -142,6 +105,17 @@ data "aws_iam_policy_document" "worker_task" {
       "sqs:GetQueueAttributes",
     ]
     resources = [aws_sqs_queue.worker[0].arn]
+  }
+
+  # A backfill run as a one-off task of this definition (`enqueue` as the command, see
+  # infrastructure/README.md) queues objects on the scan queue.
+  dynamic "statement" {
+    for_each = local.scan_queue_enabled ? [1] : []
+    content {
+      sid       = "EnqueueBackfill"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.scan[0].arn]
+    }
   }
 }
 

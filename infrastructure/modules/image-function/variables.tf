@@ -25,9 +25,9 @@ variable "image_uri" {
 }
 
 variable "architecture" {
-  description = "Instruction set of the image."
+  description = "Instruction set of the image; the default is the deploy workflow's LAMBDA_ARCHITECTURE (scripts/check-architecture.py checks it)."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.architecture)

@@ -33,13 +33,32 @@ definitions_check_interval_seconds = 10
 max_definitions_age_hours          = 720
 publish_clean_results              = false
 
+# 100 GiB objects on Fargate's largest disk: 1 * (100 GiB + 2 * 51942260736) + 2 GiB + 256 MiB
+# + 1 GiB = exactly 200 GiB.
 worker_enabled               = true
-worker_route_threshold_bytes = 0
-worker_scan_concurrency      = 64
-worker_max_object_size_bytes = 1000000000
-worker_max_scan_size_bytes   = 1000000000
-worker_ephemeral_storage_gib = 183
+worker_scan_concurrency      = 1
+worker_max_object_size_bytes = 107374182400
+worker_max_scan_size_bytes   = 51942260736
+worker_ephemeral_storage_gib = 200
 worker_max_scan_time_ms      = 3600000
+
+rescan_on_definitions_update = true
+rescan_window_hours          = 87600
+blocked_action               = "quarantine"
+file_type_policy = {
+  "limits-uploads"               = ["PDF"]
+  "limits-uploads/in/a b,c(d)é/" = ["png", "JPEG", "MSEXE", "HTML_UTF16"]
+  "limits-uploads/in/z"          = ["ZIP"]
+}
+scan_filters = {
+  "limits-uploads" = {
+    include_prefixes = ["in/", "in/x y/"]
+    exclude_prefixes = ["in/tmp/"]
+    include_suffixes = [".pdf", ".PDF"]
+    exclude_suffixes = [".part", "é.pdf"]
+    min_size         = 0
+  }
+}
 
 clamav_official_databases   = false
 clamav_database_mirrors     = ["db.local.example:8080", "https://mirror.example.com/clamav"]

@@ -160,6 +160,7 @@ run "defaults_direct_trigger" {
       DEFINITIONS_PREFIX         = "clamav/"
       EVENT_BUS_NAME             = "s3-clamav-scanner-test"
       INFECTED_ACTION            = "delete"
+      BLOCKED_ACTION             = "tag"
       PUBLISH_CLEAN_RESULTS      = "true"
       DEFINITIONS_CHECK_INTERVAL = "300"
       MAX_DEFINITIONS_AGE        = "48"
@@ -178,8 +179,8 @@ run "defaults_direct_trigger" {
   }
 
   assert {
-    condition     = module.scanner.function_name == "s3-clamav-scanner-test-scanner" && length(aws_ecs_service.worker) == 0 && length(aws_cloudwatch_event_rule.size_route) == 0
-    error_message = "No worker and no routing by size by default."
+    condition     = module.scanner.function_name == "s3-clamav-scanner-test-scanner" && length(aws_ecs_service.worker) == 0 && !contains(keys(output.scanner_environment), "LARGE_OBJECT_QUEUE_URL") && length([for s in data.aws_iam_policy_document.scanner.statement : s if s.sid == "ForwardLargeObjects"]) == 0
+    error_message = "No worker and no forwarding of large objects by default."
   }
 
   assert {
@@ -421,6 +422,237 @@ run "custom_scan_tag_keys" {
   }
 }
 
+# --- File-type policy, filters, and what the protection exempts -------------------------
+
+run "file_type_policy_and_scan_filters" {
+  command = plan
+
+  variables {
+    file_type_policy = { "uploads/avatars/" = ["PNG", "JPEG"], "partner-drop" = ["PDF"] }
+    blocked_action   = "delete"
+    scan_filters = {
+      "uploads"      = { exclude_prefixes = ["tmp/"], exclude_suffixes = [".part"], min_size = 1 }
+      "partner-drop" = { include_suffixes = [".pdf", ".PDF"] }
+    }
+  }
+
+  assert {
+    condition     = output.scanner_environment.FILE_TYPE_POLICY == "partner-drop=PDF;uploads/avatars/=PNG,JPEG" && output.scanner_environment.BLOCKED_ACTION == "delete"
+    error_message = "The file-type policy is rendered as BUCKET[/PREFIX]=TYPE,TYPE;..."
+  }
+
+  assert {
+    condition = jsondecode(output.scanner_environment.SCAN_FILTERS) == {
+      uploads        = { exclude_prefixes = ["tmp/"], exclude_suffixes = [".part"], min_size = 1 }
+      "partner-drop" = { include_suffixes = [".pdf", ".PDF"] }
+    }
+    error_message = "The filters are rendered as JSON by bucket, without the fields left unset."
+  }
+
+  # Without the exemption the deny covers the notification's scope whatever the filters.
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : s.resources if s.sid == "DenyDownloadsOfObjectsNotScannedClean"]) == toset(["arn:aws:s3:::uploads/*"])
+    error_message = "Objects the filters exclude stay protected unless exempt_filtered_objects_from_protection is on."
+  }
+}
+
+run "the_worker_applies_the_same_policy_and_filters" {
+  command = plan
+
+  variables {
+    worker_enabled   = true
+    file_type_policy = { "uploads" = ["PDF"] }
+    scan_filters     = { "uploads" = { min_size = 1 } }
+  }
+
+  override_data {
+    target = data.terraform_remote_state.network
+    values = {
+      outputs = {
+        private_subnet_ids        = ["subnet-0aaaaaaaaaaaaaaaa"]
+        scanner_security_group_id = "sg-0cccccccccccccccc"
+        s3_endpoint_id            = "vpce-0ddddddddddddddddd"
+        s3_endpoint_bucket_names  = ["defs", "uploads", "partner-drop"]
+        interface_endpoint_ids    = { events = "vpce-1", sqs = "vpce-2", "ecr.api" = "vpce-3", "ecr.dkr" = "vpce-4", logs = "vpce-5" }
+      }
+    }
+  }
+
+  assert {
+    condition     = output.worker_environment.FILE_TYPE_POLICY == "uploads=PDF" && output.worker_environment.SCAN_FILTERS == "{\"uploads\":{\"min_size\":1}}" && output.worker_environment.BLOCKED_ACTION == "tag"
+    error_message = "The worker blocks and filters like the Lambda scanner."
+  }
+}
+
+run "exempts_excluded_keys_of_a_whole_protected_bucket" {
+  command = plan
+
+  variables {
+    exempt_filtered_objects_from_protection = true
+    scan_filters = {
+      "uploads" = { exclude_prefixes = ["tmp/", "drafts/"], exclude_suffixes = [".part"], min_size = 1 }
+    }
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : jsonencode({ resources = s.resources, not_resources = s.not_resources }) if s.sid == "DenyDownloadsOfObjectsNotScannedClean"]) == jsonencode({
+      resources     = null
+      not_resources = ["arn:aws:s3:::uploads/*.part", "arn:aws:s3:::uploads/drafts/*", "arn:aws:s3:::uploads/tmp/*"]
+    })
+    error_message = "The download deny covers every key but the excluded ones (NotResource)."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : s.resources if s.sid == "DenyWritingScanTags"]) == toset(["arn:aws:s3:::uploads/*"])
+    error_message = "Only the download deny changes: nobody may write scan tags on excluded objects either."
+  }
+}
+
+run "exempts_keys_outside_the_includes" {
+  command = plan
+
+  variables {
+    exempt_filtered_objects_from_protection = true
+    scanned_buckets = {
+      "uploads"      = { filter_prefix = "in/", deny_unscanned_downloads = true }
+      "partner-drop" = { filter_prefix = "ab", filter_suffix = "bc", deny_unscanned_downloads = true }
+    }
+    scan_filters = {
+      "uploads" = { include_prefixes = ["in/docs/", "elsewhere/", "i"], include_suffixes = [".pdf"] }
+    }
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanned_bucket["uploads"].statement : s.resources if s.sid == "DenyDownloadsOfObjectsNotScannedClean"]) == toset(["arn:aws:s3:::uploads/in/docs/*.pdf", "arn:aws:s3:::uploads/in/*.pdf"])
+    error_message = "The deny covers the includes within the notification prefix (the longer of the two prefixes), nothing outside."
+  }
+
+  # A key that starts with "ab" and ends with "bc" may be "abc".
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanned_bucket["partner-drop"].statement : s.resources if s.sid == "DenyDownloadsOfObjectsNotScannedClean"]) == toset(["arn:aws:s3:::partner-drop/ab*bc", "arn:aws:s3:::partner-drop/abc"])
+    error_message = "Keys where the notification's prefix and suffix overlap are denied too."
+  }
+}
+
+run "rejects_an_exemption_iam_cannot_express" {
+  command = plan
+
+  variables {
+    exempt_filtered_objects_from_protection = true
+    scanned_buckets = {
+      "uploads" = { filter_prefix = "in/", deny_unscanned_downloads = true }
+    }
+    scan_filters = { "uploads" = { exclude_prefixes = ["in/tmp/"] } }
+  }
+
+  expect_failures = [var.exempt_filtered_objects_from_protection]
+}
+
+run "rejects_an_exemption_with_wildcards" {
+  command = plan
+
+  variables {
+    exempt_filtered_objects_from_protection = true
+    scan_filters                            = { "uploads" = { exclude_suffixes = ["*.tmp"] } }
+  }
+
+  expect_failures = [var.exempt_filtered_objects_from_protection]
+}
+
+run "rejects_includes_that_scan_nothing_under_the_prefix" {
+  command = plan
+
+  variables {
+    exempt_filtered_objects_from_protection = true
+    scanned_buckets = {
+      "uploads" = { filter_prefix = "in/", deny_unscanned_downloads = true }
+    }
+    scan_filters = { "uploads" = { include_prefixes = ["out/"] } }
+  }
+
+  expect_failures = [var.exempt_filtered_objects_from_protection]
+}
+
+run "rejects_a_file_type_policy_for_an_unscanned_bucket" {
+  command = plan
+
+  variables {
+    file_type_policy = { "elsewhere/images/" = ["PNG"] }
+  }
+
+  expect_failures = [var.file_type_policy]
+}
+
+run "rejects_a_bucket_named_twice_in_the_file_type_policy" {
+  command = plan
+
+  variables {
+    file_type_policy = { "uploads" = ["PNG"], "uploads/" = ["PDF"] }
+  }
+
+  expect_failures = [var.file_type_policy]
+}
+
+run "rejects_a_file_type_that_is_no_type_name" {
+  command = plan
+
+  variables {
+    file_type_policy = { "uploads" = ["image/png"] }
+  }
+
+  expect_failures = [var.file_type_policy]
+}
+
+run "rejects_blocked_quarantine_without_bucket" {
+  command = plan
+
+  variables {
+    blocked_action = "quarantine"
+  }
+
+  expect_failures = [var.blocked_action]
+}
+
+run "rejects_an_unknown_blocked_action" {
+  command = plan
+
+  variables {
+    blocked_action = "ignore"
+  }
+
+  expect_failures = [var.blocked_action]
+}
+
+run "rejects_filters_for_an_unscanned_bucket" {
+  command = plan
+
+  variables {
+    scan_filters = { "elsewhere" = { min_size = 1 } }
+  }
+
+  expect_failures = [var.scan_filters]
+}
+
+run "rejects_an_empty_filter_prefix" {
+  command = plan
+
+  variables {
+    scan_filters = { "uploads" = { exclude_prefixes = [""] } }
+  }
+
+  expect_failures = [var.scan_filters]
+}
+
+run "rejects_a_negative_min_size" {
+  command = plan
+
+  variables {
+    scan_filters = { "uploads" = { min_size = -1 } }
+  }
+
+  expect_failures = [var.scan_filters]
+}
+
 run "rejects_duplicate_scan_tag_keys" {
   command = plan
 
@@ -445,8 +677,8 @@ run "event_rules" {
   command = apply
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.this["infected"].event_pattern).detail.verdict == ["INFECTED"] && jsondecode(aws_cloudwatch_event_rule.this["unscannable"].event_pattern).detail.verdict == ["UNSCANNABLE"]
-    error_message = "The infected and unscannable rules match detail.verdict."
+    condition     = jsondecode(aws_cloudwatch_event_rule.this["infected"].event_pattern).detail.verdict == ["INFECTED"] && jsondecode(aws_cloudwatch_event_rule.this["unscannable"].event_pattern).detail.verdict == ["UNSCANNABLE"] && jsondecode(aws_cloudwatch_event_rule.this["blocked"].event_pattern).detail.verdict == ["BLOCKED"]
+    error_message = "The infected, unscannable and blocked rules match detail.verdict."
   }
 
   assert {
@@ -466,7 +698,12 @@ run "event_rules" {
 
   assert {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.failure_events)) == toset(["scan-failures", "update-failures", "invocation-failures"]) && aws_cloudwatch_metric_alarm.failure_events["update-failures"].dimensions.RuleName == aws_cloudwatch_event_rule.this["update-failures"].name
-    error_message = "Each failure rule has a MatchedEvents alarm; infected and unscannable objects do not alarm."
+    error_message = "Each failure rule has a MatchedEvents alarm; infected, unscannable and blocked objects do not alarm."
+  }
+
+  assert {
+    condition     = toset(keys(aws_cloudwatch_event_target.events_queue)) == toset(["scan-failures", "update-failures", "infected", "unscannable", "blocked", "invocation-failures"]) && length(one(data.aws_iam_policy_document.events_queue.statement).condition) == 1
+    error_message = "Six rules keep their events in the events queue, whose policy names them."
   }
 }
 
@@ -489,6 +726,11 @@ run "alarms_watch_the_metrics_the_scanner_emits" {
       "S3ClamAVScanner/DefinitionsAgeHours", "AWS/SQS/ApproximateNumberOfMessagesVisible",
     ])
     error_message = "The dashboard shows verdicts, latency, bytes, definitions age and queue depth."
+  }
+
+  assert {
+    condition     = [for m in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[0].properties.metrics : m[5]] == ["CLEAN", "INFECTED", "UNSCANNABLE", "BLOCKED", "ERROR"]
+    error_message = "Objects by verdict shows every verdict, BLOCKED included."
   }
 }
 
@@ -592,6 +834,141 @@ run "sqs_trigger" {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.redrive)) == toset(["scan"])
     error_message = "The redrive queue is watched."
   }
+
+  assert {
+    condition     = output.scanner_environment.SCAN_QUEUE_URL == aws_sqs_queue.scan[0].id && !contains(keys(output.scanner_environment), "RESCAN_BUCKETS") && length(aws_cloudwatch_event_rule.rescan) == 0 && !contains([for s in data.aws_iam_policy_document.scanner.statement : s.sid], "QueueRescans")
+    error_message = "SCAN_QUEUE_URL names the scan queue (the default of `scanner enqueue`); no rescan unless asked for."
+  }
+}
+
+run "rescan_with_the_direct_trigger" {
+  command = apply
+
+  variables {
+    rescan_on_definitions_update = true
+  }
+
+  override_resource {
+    target = aws_cloudwatch_event_rule.rescan
+    values = { arn = "arn:aws:events:eu-west-1:123456789012:rule/s3-clamav-scanner-test/s3-clamav-scanner-test-rescan" }
+  }
+
+  assert {
+    condition     = length(aws_sqs_queue.scan) == 1 && length(aws_lambda_event_source_mapping.scan_queue) == 1 && toset(keys(aws_lambda_permission.s3)) == toset(["uploads", "partner-drop"]) && length(aws_s3_bucket_notification.scanned["uploads"].lambda_function) == 1 && length(aws_s3_bucket_notification.scanned["uploads"].queue) == 0
+    error_message = "The rescan creates the scan queue and its consumer; S3 still invokes the function directly."
+  }
+
+  assert {
+    condition     = output.scanner_environment.RESCAN_BUCKETS == "partner-drop/incoming/,uploads" && output.scanner_environment.RESCAN_WINDOW == "168" && output.scanner_environment.SCAN_QUEUE_URL == aws_sqs_queue.scan[0].id
+    error_message = "The scanner rescans the scanned buckets under their notification prefixes, through the scan queue."
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.rescan[0].event_pattern) == {
+      source        = ["s3-clamav-scanner"]
+      "detail-type" = ["Definitions Updated"]
+    } && aws_cloudwatch_event_rule.rescan[0].event_bus_name == "s3-clamav-scanner-test" && aws_cloudwatch_event_target.rescan[0].arn == aws_sqs_queue.scan[0].arn && aws_cloudwatch_event_target.rescan[0].event_bus_name == "s3-clamav-scanner-test"
+    error_message = "A rule on the system's bus sends Definitions Updated to the scan queue."
+  }
+
+  assert {
+    condition = [for s in data.aws_iam_policy_document.scan_queue[0].statement : jsonencode({
+      sid        = s.sid
+      principals = s.principals
+      sources    = flatten([for c in s.condition : c.values if c.variable == "aws:SourceArn"])
+      })] == [jsonencode({
+      sid        = "RescanRule"
+      principals = [{ type = "Service", identifiers = ["events.amazonaws.com"] }]
+      sources    = ["arn:aws:events:eu-west-1:123456789012:rule/s3-clamav-scanner-test/s3-clamav-scanner-test-rescan"]
+    })]
+    error_message = "With the direct trigger the scan queue accepts only the rescan rule (no S3 notifications)."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanner.statement : jsonencode({ actions = s.actions, resources = s.resources }) if s.sid == "QueueRescans"]) == jsonencode({ actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.scan[0].arn] }) && contains([for s in data.aws_iam_policy_document.scanner.statement : s.sid], "ConsumeScanQueue")
+    error_message = "The scanner sends its rescan messages to the scan queue and consumes it."
+  }
+
+  assert {
+    condition     = output.rescan_rule_name == "s3-clamav-scanner-test-rescan" && output.scan_queue_url == aws_sqs_queue.scan[0].id && toset(keys(aws_cloudwatch_metric_alarm.redrive)) == toset(["scan"])
+    error_message = "The rescan rule and the scan queue are outputs; the scan queue's redrive queue is watched."
+  }
+}
+
+run "rescan_with_the_sqs_trigger_and_the_worker" {
+  command = apply
+
+  variables {
+    rescan_on_definitions_update = true
+    rescan_window_hours          = 24
+    scan_trigger                 = "sqs"
+    worker_enabled               = true
+  }
+
+  override_data {
+    target = data.terraform_remote_state.network
+    values = {
+      outputs = {
+        private_subnet_ids        = ["subnet-0aaaaaaaaaaaaaaaa"]
+        scanner_security_group_id = "sg-0cccccccccccccccc"
+        s3_endpoint_id            = "vpce-0ddddddddddddddddd"
+        s3_endpoint_bucket_names  = ["defs", "uploads", "partner-drop"]
+        interface_endpoint_ids    = { events = "vpce-1", sqs = "vpce-2", "ecr.api" = "vpce-3", "ecr.dkr" = "vpce-4", logs = "vpce-5" }
+      }
+    }
+  }
+
+  assert {
+    condition     = toset([for s in data.aws_iam_policy_document.scan_queue[0].statement : s.sid]) == toset(["ScannedBucketNotifications", "RescanRule"])
+    error_message = "The scan queue accepts the buckets' notifications and the rescan rule."
+  }
+
+  assert {
+    condition     = output.scanner_environment.RESCAN_WINDOW == "24" && output.worker_environment.SCAN_QUEUE_URL == aws_sqs_queue.scan[0].id && !contains(keys(output.worker_environment), "RESCAN_BUCKETS")
+    error_message = "The worker knows the scan queue (for `scanner enqueue` as a one-off task) but does not rescan: the Lambda scanner consumes the rule's events."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.worker_task[0].statement : jsonencode({ actions = s.actions, resources = s.resources }) if s.sid == "EnqueueBackfill"]) == jsonencode({ actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.scan[0].arn] })
+    error_message = "A backfill run as a worker task may send to the scan queue."
+  }
+
+  assert {
+    condition     = jsondecode(output.worker_run_task_network_configuration) == { awsvpcConfiguration = { subnets = ["subnet-0aaaaaaaaaaaaaaaa"], securityGroups = ["sg-0cccccccccccccccc"], assignPublicIp = "DISABLED" } }
+    error_message = "The network configuration a one-off worker task needs is an output."
+  }
+}
+
+run "rejects_rescan_with_a_comma_in_a_prefix" {
+  command = plan
+
+  variables {
+    rescan_on_definitions_update = true
+    scanned_buckets              = { "uploads" = { filter_prefix = "a,b/" } }
+  }
+
+  expect_failures = [var.rescan_on_definitions_update]
+}
+
+run "rejects_rescan_with_a_reserved_concurrency_of_one" {
+  command = plan
+
+  variables {
+    rescan_on_definitions_update = true
+    scanner_reserved_concurrency = 1
+  }
+
+  expect_failures = [var.scanner_reserved_concurrency]
+}
+
+run "rejects_a_rescan_window_of_zero" {
+  command = plan
+
+  variables {
+    rescan_window_hours = 0
+  }
+
+  expect_failures = [var.rescan_window_hours]
 }
 
 run "rejects_sqs_with_a_reserved_concurrency_of_one" {
@@ -664,12 +1041,11 @@ run "private_mirrors_are_passed_comma_separated" {
 
 # --- ECS worker ------------------------------------------------------------------------
 
-run "worker_routes_large_objects_by_size" {
+run "worker_gets_what_the_lambda_scanner_forwards" {
   command = apply
 
   variables {
-    worker_enabled               = true
-    worker_route_threshold_bytes = 1000000000
+    worker_enabled = true
   }
 
   override_data {
@@ -690,41 +1066,36 @@ run "worker_routes_large_objects_by_size" {
     values = { arn = "arn:aws:iam::123456789012:role/s3-clamav-scanner-test-worker-task" }
   }
 
+  override_resource {
+    target = aws_sqs_queue.worker
+    values = { arn = "arn:aws:sqs:eu-west-1:123456789012:s3-clamav-scanner-test-worker", id = "https://sqs.eu-west-1.amazonaws.com/123456789012/s3-clamav-scanner-test-worker" }
+  }
+
+  # Every object takes the normal path: no EventBridge notification, no size rules (which
+  # could not compare sizes over 5e9).
   assert {
-    condition     = alltrue([for n in aws_s3_bucket_notification.scanned : n.eventbridge && length(n.lambda_function) == 0 && length(n.queue) == 0]) && length(aws_lambda_permission.s3) == 0
-    error_message = "With the worker, S3 notifies EventBridge only."
+    condition     = alltrue([for n in aws_s3_bucket_notification.scanned : !coalesce(n.eventbridge, false) && length(n.lambda_function) == 1]) && toset(keys(aws_lambda_permission.s3)) == toset(["uploads", "partner-drop"])
+    error_message = "With the worker, S3 still invokes the Lambda scanner for every object."
   }
 
   assert {
-    condition = jsondecode(aws_cloudwatch_event_rule.size_route["scanner"].event_pattern) == {
-      source        = ["aws.s3"]
-      "detail-type" = ["Object Created"]
-      detail = { "$or" = [
-        { bucket = { name = ["partner-drop"] }, object = { key = [{ prefix = "incoming/" }], size = [{ numeric = ["<=", 1000000000] }] } },
-        { bucket = { name = ["uploads"] }, object = { size = [{ numeric = ["<=", 1000000000] }] } },
-      ] }
-    }
-    error_message = "Objects up to the threshold, in the scanned buckets and prefixes, go to the Lambda scanner."
+    condition     = output.scanner_environment.LARGE_OBJECT_QUEUE_URL == "https://sqs.eu-west-1.amazonaws.com/123456789012/s3-clamav-scanner-test-worker" && output.scanner_environment.MAX_OBJECT_SIZE == "2000000000"
+    error_message = "The Lambda scanner forwards objects over its own MAX_OBJECT_SIZE to the worker's queue."
   }
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.size_route["worker"].event_pattern).detail["$or"][1].object.size == [{ numeric = [">", 1000000000] }] && aws_cloudwatch_event_rule.size_route["worker"].event_bus_name == null
-    error_message = "Larger objects go to the worker (S3 events are on the default bus)."
+    condition     = one([for s in data.aws_iam_policy_document.scanner.statement : jsonencode({ actions = s.actions, resources = s.resources }) if s.sid == "ForwardLargeObjects"]) == jsonencode({ actions = ["sqs:SendMessage"], resources = ["arn:aws:sqs:eu-west-1:123456789012:s3-clamav-scanner-test-worker"] })
+    error_message = "The Lambda scanner may send to the worker's queue (only)."
   }
 
   assert {
-    condition     = aws_cloudwatch_event_target.route_to_scanner[0].arn == module.scanner.function_arn && aws_lambda_permission.route_to_scanner[0].source_arn == aws_cloudwatch_event_rule.size_route["scanner"].arn
-    error_message = "The small-object route invokes the scanner, which lets that rule (only) invoke it."
+    condition     = !contains([for s in data.aws_iam_policy_document.worker_task[0].statement : s.sid], "ForwardLargeObjects") && !contains(keys(output.worker_environment), "LARGE_OBJECT_QUEUE_URL")
+    error_message = "The worker forwards nothing: it is the last stop."
   }
 
   assert {
-    condition     = aws_cloudwatch_event_target.route_to_worker[0].arn == aws_sqs_queue.worker[0].arn && one([for c in one(data.aws_iam_policy_document.worker_queue[0].statement).condition : c.values if c.variable == "aws:SourceArn"]) == tolist([aws_cloudwatch_event_rule.size_route["worker"].arn])
-    error_message = "The large-object route feeds the worker's queue, which accepts only that rule."
-  }
-
-  assert {
-    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].command == ["worker", "--queue-url", aws_sqs_queue.worker[0].id] && aws_ecs_task_definition.worker[0].requires_compatibilities == toset(["FARGATE"]) && one(aws_ecs_task_definition.worker[0].ephemeral_storage).size_in_gib == 30 && one(aws_ecs_task_definition.worker[0].runtime_platform).cpu_architecture == "ARM64"
-    error_message = "The task runs the scanner image's worker command on Fargate, with 30 GiB of disk, for the images' architecture."
+    condition     = jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].command == ["worker", "--queue-url", aws_sqs_queue.worker[0].id] && aws_ecs_task_definition.worker[0].requires_compatibilities == toset(["FARGATE"]) && one(aws_ecs_task_definition.worker[0].ephemeral_storage).size_in_gib == 184 && one(aws_ecs_task_definition.worker[0].runtime_platform).cpu_architecture == "X86_64"
+    error_message = "The task runs the scanner image's worker command on Fargate, with 184 GiB of disk, for the images' architecture."
   }
 
   assert {
@@ -732,17 +1103,18 @@ run "worker_routes_large_objects_by_size" {
     error_message = "The worker's root filesystem is read-only; it writes to /tmp on the task's ephemeral storage."
   }
 
+  # 100 GiB objects, 40 GiB per unpacker: 1 * (100 + 2 * 40) GiB + 2 GiB + 256 MiB + 1 GiB fits 184 GiB.
   assert {
     condition = { for e in jsondecode(aws_ecs_task_definition.worker[0].container_definitions)[0].environment : e.name => e.value if contains(["SERVICE_NAME", "SCAN_CONCURRENCY", "MAX_OBJECT_SIZE", "MAX_SCAN_SIZE", "MAX_SCAN_TIME", "AWS_REGION", "TAG_KEY_PROOF"], e.name) } == {
       SERVICE_NAME     = "s3-clamav-scanner-test-worker"
-      SCAN_CONCURRENCY = "2"
-      MAX_OBJECT_SIZE  = "2147483645"
-      MAX_SCAN_SIZE    = "2147483645"
-      MAX_SCAN_TIME    = "600000"
+      SCAN_CONCURRENCY = "1"
+      MAX_OBJECT_SIZE  = "107374182400"
+      MAX_SCAN_SIZE    = "42949672960"
+      MAX_SCAN_TIME    = "3600000"
       AWS_REGION       = "eu-west-1"
       TAG_KEY_PROOF    = "scan-proof"
     }
-    error_message = "The worker's environment names its metrics' Service and its own sizes."
+    error_message = "The worker's environment names its metrics' Service and its own sizes (100 GiB objects)."
   }
 
   assert {
@@ -778,7 +1150,7 @@ run "worker_with_the_sqs_trigger" {
     worker_enabled = true
     scan_trigger   = "sqs"
     scanned_buckets = {
-      "uploads" = { filter_prefix = "in/*", filter_suffix = ".pdf" }
+      "uploads" = { filter_prefix = "in/", filter_suffix = ".pdf" }
     }
   }
 
@@ -796,13 +1168,13 @@ run "worker_with_the_sqs_trigger" {
   }
 
   assert {
-    condition     = aws_cloudwatch_event_target.route_to_scanner[0].arn == aws_sqs_queue.scan[0].arn && length(aws_lambda_permission.route_to_scanner) == 0 && one(data.aws_iam_policy_document.scan_queue[0].statement).principals == toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }])
-    error_message = "With the SQS trigger the small-object route feeds the scan queue."
+    condition     = one(aws_s3_bucket_notification.scanned["uploads"].queue).queue_arn == aws_sqs_queue.scan[0].arn && one(aws_s3_bucket_notification.scanned["uploads"].queue).filter_prefix == "in/" && one(aws_s3_bucket_notification.scanned["uploads"].queue).filter_suffix == ".pdf" && !coalesce(aws_s3_bucket_notification.scanned["uploads"].eventbridge, false)
+    error_message = "With the SQS trigger every object goes to the scan queue, the worker's included."
   }
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.size_route["scanner"].event_pattern).detail == { bucket = { name = ["uploads"] }, object = { key = [{ wildcard = "in/\\**.pdf" }], size = [{ numeric = ["<=", 2000000000] }] } }
-    error_message = "One bucket needs no $or; prefix and suffix become one wildcard with * escaped."
+    condition     = one(data.aws_iam_policy_document.scan_queue[0].statement).principals == toset([{ type = "Service", identifiers = toset(["s3.amazonaws.com"]) }]) && contains(keys(output.scanner_environment), "LARGE_OBJECT_QUEUE_URL")
+    error_message = "The scan queue takes the buckets' notifications; the scanner forwards large objects."
   }
 }
 
@@ -819,10 +1191,23 @@ run "rejects_a_worker_without_its_endpoints" {
 run "rejects_a_worker_disk_smaller_than_the_worst_case" {
   command = plan
 
-  # 2 * (3 * 2147483645) + 2 * 1024 MiB + 256 MiB + 1 GiB = 15.25 GiB; 4 objects at once need 27.25.
+  # 1 * (100 GiB + 2 * 40 GiB) + 2 * 1024 MiB + 256 MiB + 1 GiB = 183.25 GiB.
   variables {
-    worker_scan_concurrency      = 4
-    worker_ephemeral_storage_gib = 27
+    worker_enabled               = true
+    worker_ephemeral_storage_gib = 183
+  }
+
+  expect_failures = [var.worker_ephemeral_storage_gib]
+}
+
+run "rejects_two_large_objects_at_once_on_fargates_disk" {
+  command = plan
+
+  # 2 * (100 GiB + 2 * 40 GiB) = 360 GiB: more than Fargate's 200.
+  variables {
+    worker_enabled               = true
+    worker_scan_concurrency      = 2
+    worker_ephemeral_storage_gib = 200
   }
 
   expect_failures = [var.worker_ephemeral_storage_gib]
@@ -839,14 +1224,26 @@ run "rejects_a_memory_size_fargate_does_not_offer" {
   expect_failures = [var.worker_memory_mb]
 }
 
-run "rejects_a_route_threshold_above_the_lambda_limit" {
+run "rejects_a_worker_limit_above_100_gib" {
   command = plan
 
   variables {
-    worker_route_threshold_bytes = 2000000001
+    worker_max_object_size_bytes = 107374182401
   }
 
-  expect_failures = [var.worker_route_threshold_bytes]
+  expect_failures = [var.worker_max_object_size_bytes]
+}
+
+run "rejects_a_worker_limit_not_above_the_lambda_scanners" {
+  command = plan
+
+  variables {
+    worker_enabled               = true
+    worker_max_object_size_bytes = 2000000000
+    worker_max_scan_size_bytes   = null
+  }
+
+  expect_failures = [var.worker_max_object_size_bytes]
 }
 
 # --- Validation ------------------------------------------------------------------------
