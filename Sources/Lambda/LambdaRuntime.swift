@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The function that serves one invocation: the raw event in, the raw response out.
 /// A thrown error is reported to the Runtime API as the invocation's error.
@@ -25,11 +26,14 @@ public typealias LambdaHandler = @Sendable (_ event: ByteBuffer, _ context: Lamb
 /// - A failure talking to the Runtime API (connection, unexpected status, malformed `next`)
 ///   is logged at `critical` and ``run()`` throws: Lambda then restarts the environment,
 ///   which is the recovery it expects.
+/// - What start-up opens (an HTTP client, a private folder) is closed when ``run()`` ends,
+///   however it ends: see ``init(environment:logger:start:handler:shutdown:)``.
 public struct LambdaRuntime: Service {
     private let client: LambdaRuntimeClient
     private let ownsClient: Bool
     private let logger: Logger
     private let initialize: @Sendable (Logger) async throws -> LambdaHandler
+    private let closeResources: @Sendable () async throws -> Void
 
     /// Whether the process runs inside Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
     public static func isInsideLambda(_ environment: [String: String]) -> Bool {
@@ -52,6 +56,35 @@ public struct LambdaRuntime: Service {
         self.ownsClient = true
         self.logger = logger
         self.initialize = initialize
+        self.closeResources = {}
+    }
+
+    /// A runtime whose start-up opens a resource that must be closed when the runtime ends
+    /// (the service with its HTTP client and private folder): `start` builds it during the
+    /// init phase, `handler` serves invocations with it, and `shutdown` closes it once, after
+    /// the last invocation, whether ``run()`` ends by graceful shutdown, cancellation or a
+    /// Runtime API failure. A `start` that throws is reported as a start-up failure and
+    /// nothing is closed.
+    public init<Resource: Sendable>(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "lambda-runtime"),
+        start: @escaping @Sendable (Logger) async throws -> Resource,
+        handler: @escaping @Sendable (Resource) -> LambdaHandler,
+        shutdown: @escaping @Sendable (Resource) async throws -> Void
+    ) throws(LambdaRuntimeError) {
+        let endpoint = try LambdaRuntimeClient.endpoint(from: environment)
+        let started = StartedResource<Resource>()
+        self.client = LambdaRuntimeClient(endpoint: endpoint, logger: logger)
+        self.ownsClient = true
+        self.logger = logger
+        self.initialize = { logger in
+            let resource = try await start(logger)
+            started.keep(resource)
+            return handler(resource)
+        }
+        self.closeResources = {
+            if let resource = started.take() { try await shutdown(resource) }
+        }
     }
 
     /// A runtime on a client the caller owns (and shuts down).
@@ -60,6 +93,7 @@ public struct LambdaRuntime: Service {
         self.ownsClient = false
         self.logger = logger
         self.initialize = initialize
+        self.closeResources = {}
     }
 
     /// Serves invocations until graceful shutdown or cancellation (then returns), or throws
@@ -72,6 +106,11 @@ public struct LambdaRuntime: Service {
             result = .success(())
         } catch {
             result = .failure(error)
+        }
+        do {
+            try await closeResources()
+        } catch {
+            logger.error("closing what start-up opened failed", error: error)
         }
         if ownsClient {
             do {
@@ -147,5 +186,20 @@ public struct LambdaRuntime: Service {
             }
         }
         logger.debug("run loop ended")
+    }
+}
+
+/// What a runtime's start-up opened, kept for its shutdown.
+private final class StartedResource<Resource: Sendable>: Sendable {
+    private let resource = Mutex<Resource?>(nil)
+
+    func keep(_ value: Resource) { resource.withLock { $0 = value } }
+
+    /// The resource, once: a second call returns nil.
+    func take() -> Resource? {
+        resource.withLock { value in
+            defer { value = nil }
+            return value
+        }
     }
 }

@@ -28,16 +28,19 @@ struct UpdaterCommand: AsyncParsableCommand {
             throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: outside Lambda, use a subcommand (run, publish)")
         }
         let logger = try StartUp.logger(environment)
-        let runtime = try LambdaRuntime(environment: environment, logger: logger) { logger in
-            let service = try UpdaterService(environment: environment, logger: logger)
-            return { _, _ in
-                let summary = try await service.run()
-                // A cool-down or a run within MIN_UPDATE_INTERVAL is expected and not retried;
-                // other failures fail the invocation so that alarms and retries see them.
-                if summary.failed, case .failed(let failure) = summary.outcome { throw failure }
-                return ByteBuffer(data: try encode(summary))
-            }
-        }
+        let runtime = try LambdaRuntime(
+            environment: environment, logger: logger,
+            start: { logger in try UpdaterService(environment: environment, logger: logger) },
+            handler: { service in
+                { _, _ in
+                    let summary = try await service.run()
+                    // A cool-down or a run within MIN_UPDATE_INTERVAL is expected and not retried;
+                    // other failures fail the invocation so that alarms and retries see them.
+                    if summary.failed, case .failed(let failure) = summary.outcome { throw failure }
+                    return ByteBuffer(data: try encode(summary))
+                }
+            },
+            shutdown: { service in try await service.shutdown() })
         try await ServiceGroup(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }

@@ -28,20 +28,26 @@ struct ScannerCommand: AsyncParsableCommand {
             throw ValidationError("AWS_LAMBDA_RUNTIME_API is not set: outside Lambda, use a subcommand (scan, invoke, worker)")
         }
         let logger = try StartUp.logger(environment)
-        let runtime = try LambdaRuntime(environment: environment, logger: logger) { logger in
-            let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: true)
-            // Load the definitions during the init phase, so that the first invocation is fast
-            // and a missing database shows in the logs at once (scans would end in ERROR).
-            _ = await service.definitions.current()
-            return { event, context in
-                var logger = context.logger
-                if let traceID = context.traceID { logger[metadataKey: "traceID"] = "\(traceID)" }
-                logger[metadataKey: "deadline"] = "\(context.deadline.formatted(.iso8601))"
-                let deadline = ContinuousClock.now + context.remainingTime()
-                let report = try await service.handle(Data(buffer: event), logger: logger, deadline: deadline)
-                return ByteBuffer(data: try report.lambdaResponse())
-            }
-        }
+        let runtime = try LambdaRuntime(
+            environment: environment, logger: logger,
+            start: { logger in
+                let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: true)
+                // Load the definitions during the init phase, so that the first invocation is fast
+                // and a missing database shows in the logs at once (scans would end in ERROR).
+                _ = await service.definitions.current()
+                return service
+            },
+            handler: { service in
+                { event, context in
+                    var logger = context.logger
+                    if let traceID = context.traceID { logger[metadataKey: "traceID"] = "\(traceID)" }
+                    logger[metadataKey: "deadline"] = "\(context.deadline.formatted(.iso8601))"
+                    let deadline = ContinuousClock.now + context.remainingTime()
+                    let report = try await service.handle(Data(buffer: event), logger: logger, deadline: deadline)
+                    return ByteBuffer(data: try report.lambdaResponse())
+                }
+            },
+            shutdown: { service in try await service.shutdown() })
         try await ServiceGroup(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }
@@ -126,12 +132,23 @@ struct WorkerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let logger = try StartUp.logger(environment)
         let service = try StartUp.service { try ScannerService(environment: environment, logger: logger, emitsMetrics: true) }
+        // The service is closed however the worker ends (its HTTP client, its private folder).
+        var failure: (any Error)?
+        do {
+            try await work(service, logger: logger)
+        } catch {
+            failure = error
+        }
+        try await service.shutdown()
+        if let failure { throw failure }
+    }
+
+    private func work(_ service: ScannerService, logger: Logger) async throws {
         // A message that keeps failing must end somewhere: in the queue's dead-letter queue,
         // or in the one given here. Without either it would be retried forever.
         var deadLettering: SQSWorker.DeadLettering?
         if try await !SQSWorker.hasRedrivePolicy(queueURL: queueURL, sqs: service.sqs) {
             guard let deadLetterQueueURL else {
-                try await service.shutdown()
                 FileHandle.standardError.write(
                     Data(
                         "scanner: \(queueURL) has no redrive policy: give --dead-letter-queue-url (or set one), or a message that keeps failing would be retried forever\n"
@@ -148,14 +165,7 @@ struct WorkerCommand: AsyncParsableCommand {
             deadLettering: deadLettering, logger: logger
         )
         // SIGTERM (ECS stopping the task) and SIGINT stop the polling; the scans in flight finish.
-        var failure: (any Error)?
-        do {
-            try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
-        } catch {
-            failure = error
-        }
-        try await service.shutdown()
-        if let failure { throw failure }
+        try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }
 

@@ -145,6 +145,56 @@ struct RunLoopTests {
         try await server.shutdown()
     }
 
+    @Test func whatStartUpOpenedIsClosedOnceWhenTheRuntimeEnds() async throws {
+        let server = try await RuntimeAPIServer.start()
+        let closed = Recorder<String>()
+        let environment = [RuntimeAPI.endpointVariable: server.endpoint]
+        let runtime = Task {
+            do {
+                try await LambdaRuntime(
+                    environment: environment, logger: quietLogger,
+                    start: { _ in "service" },
+                    handler: { service in { event, _ in ByteBuffer(string: "\(service):" + String(buffer: event)) } },
+                    shutdown: { service in await closed.append(service) }
+                ).run()
+                return Ended.cleanly
+            } catch {
+                return Ended.withFailure
+            }
+        }
+
+        let id = server.enqueue(json: "{}")
+        #expect(try await server.result(for: id).responseText == "service:{}")
+        #expect(await closed.values.isEmpty, "closed while it still serves")
+        try await server.waitForIdleRuntime()
+        runtime.cancel()
+        #expect(await runtime.value == Ended.cleanly)
+        #expect(await closed.values == ["service"])
+        try await server.shutdown()
+    }
+
+    @Test func nothingIsClosedWhenStartUpFails() async throws {
+        let server = try await RuntimeAPIServer.start()
+        let closed = Recorder<String>()
+        let environment = [RuntimeAPI.endpointVariable: server.endpoint]
+        let ended: Ended
+        do {
+            try await LambdaRuntime(
+                environment: environment, logger: quietLogger,
+                start: { _ -> String in throw StartupBroken() },
+                handler: { _ in { event, _ in event } },
+                shutdown: { service in await closed.append(service) }
+            ).run()
+            ended = .cleanly
+        } catch {
+            ended = .withFailure
+        }
+        #expect(ended == .withFailure)
+        #expect(try await server.initError().type == "StartupBroken")
+        #expect(await closed.values.isEmpty)
+        try await server.shutdown()
+    }
+
     @Test func cancellationEndsTheLoopWhileTheLongPollIsOpen() async throws {
         let server = try await RuntimeAPIServer.start()
         let runtime = startRuntime(server) { _ in { _, _ in ByteBuffer() } }
