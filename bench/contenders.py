@@ -31,7 +31,7 @@ from io import BytesIO
 import boto3
 import botocore.config
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "lib"))
 from local_stack import Stack  # noqa: E402
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -71,7 +71,7 @@ def make_objects(count, seed=7):
     for index in range(count):
         size = int(2048 * 512 ** rng.random())
         roll, total = rng.random(), 0.0
-        for name, weight, make in kinds:
+        for name, weight, make in kinds:  # noqa: B007 (the chosen kind is used after the loop)
             total += weight
             if roll < total:
                 break

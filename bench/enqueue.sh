@@ -19,12 +19,12 @@ latency=${BENCH_ENQUEUE_LATENCY:-20}
 moto_objects=${BENCH_ENQUEUE_MOTO:-2000}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/enqueue-bench.XXXXXX")
-trap 'scripts/moto-server.sh stop "$work/moto"; rm -rf "$work"' EXIT
+trap 'scripts/lib/moto-server.sh stop "$work/moto"; rm -rf "$work"' EXIT
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     flock /tmp/swift-build.lock swift build -c release --product scanner-bench --scratch-path .build-release
 fi
-endpoint=$(scripts/moto-server.sh start "$work/moto")
+endpoint=$(scripts/lib/moto-server.sh start "$work/moto")
 export AWS_ENDPOINT_URL=$endpoint AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 
 echo "== $(nproc) cores; moto at $endpoint; $objects objects" >&2

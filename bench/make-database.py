@@ -75,7 +75,7 @@ def main():
                b"s3-clamav-scanner benchmark sample detected by SHA-256\n" * 40]
     if args.samples:
         os.makedirs(args.samples, exist_ok=True)
-        for name, data in zip(("hash-md5.bin", "hash-sha256.bin"), samples):
+        for name, data in zip(("hash-md5.bin", "hash-sha256.bin"), samples, strict=False):
             with open(os.path.join(args.samples, name), "wb") as sample:
                 sample.write(data)
     rng = random.Random(args.seed)

@@ -38,7 +38,7 @@ stop_clamd() {
 }
 cleanup() {
     stop_clamd
-    scripts/moto-server.sh stop "$work/moto"
+    scripts/lib/moto-server.sh stop "$work/moto"
     if [ -n "${BENCH_KEEP:-}" ]; then echo "work folder kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -54,7 +54,7 @@ for size in $sizes; do
     python3 bench/make-database.py --signatures "$size" --output "$work/db-$size" --samples "$work/samples" >&2
 done
 
-endpoint=$(scripts/moto-server.sh start "$work/moto")
+endpoint=$(scripts/lib/moto-server.sh start "$work/moto")
 echo "== moto at $endpoint; uploading $objects objects and a ${large_mib} MiB object" >&2
 python3 bench/contenders.py "$endpoint" setup bench "$work" "$objects" "$work/samples" "$large_mib" >"$work/env"
 set -a
@@ -113,4 +113,5 @@ CONF
     python3 bench/contenders.py "$endpoint" clamscan bench "$work" "$work/db-$size" "$count" "$warmup" >"$work/clamscan-$size.json"
 done
 
+# shellcheck disable=SC2086 # one argument per size
 python3 bench/report.py "$work" $sizes

@@ -8,7 +8,7 @@ diagram.png (README.md embeds it).
 Needs the `diagrams` package (pip) and graphviz (apt). Graphviz does not promise the same
 PNG bytes across versions, so the picture is compared through its graph source: the PNG
 carries the SHA-256 of the Graphviz source it was drawn from (a PNG text chunk), and
---check (scripts/test-lint.sh) builds the source again and fails when the hash differs.
+--check (Tests/suites/lint.sh) builds the source again and fails when the hash differs.
 When the infrastructure changes (infrastructure/network, infrastructure/apps/
 s3-clamav-scanner), change the description below and redraw.
 """

@@ -10,9 +10,9 @@ swift build --product scanner
 swift build --product definition-updater
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-local.XXXXXX")
-trap 'scripts/moto-server.sh stop "$work/moto"; rm -rf "$work"' EXIT
-scripts/make-test-signatures.sh "$work/database"
-scripts/make-test-files.sh "$work/samples"
-endpoint=$(scripts/moto-server.sh start "$work/moto")
+trap 'scripts/lib/moto-server.sh stop "$work/moto"; rm -rf "$work"' EXIT
+Tests/fixtures/make-test-signatures.sh "$work/database"
+Tests/fixtures/make-test-files.sh "$work/samples"
+endpoint=$(scripts/lib/moto-server.sh start "$work/moto")
 echo "== moto_server on $endpoint"
-python3 scripts/local_demo.py "$endpoint" "$work/samples" "$work/database"
+python3 scripts/lib/local_demo.py "$endpoint" "$work/samples" "$work/database"

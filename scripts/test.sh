@@ -9,8 +9,8 @@ scripts/setup.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-test.XXXXXX")
 cleanup() {
-    scripts/moto-server.sh stop "$work/moto"
-    scripts/moto-server.sh stop "$work/moto-auth"
+    scripts/lib/moto-server.sh stop "$work/moto"
+    scripts/lib/moto-server.sh stop "$work/moto-auth"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,12 +37,12 @@ suite() {
 
 suite "swift build" swift build --build-tests
 
-MOTO_ENDPOINT=$(scripts/moto-server.sh start "$work/moto")
+MOTO_ENDPOINT=$(scripts/lib/moto-server.sh start "$work/moto")
 export MOTO_ENDPOINT
 
 # A second moto that checks request signatures (for the AWS layer's integration tests). Its
 # first 3 actions are unauthenticated: they create the IAM user whose key the tests sign with.
-MOTO_AUTH_ENDPOINT=$(scripts/moto-server.sh start "$work/moto-auth" INITIAL_NO_AUTH_ACTION_COUNT=3)
+MOTO_AUTH_ENDPOINT=$(scripts/lib/moto-server.sh start "$work/moto-auth" INITIAL_NO_AUTH_ACTION_COUNT=3)
 motoaws() {
     env AWS_ACCESS_KEY_ID=bootstrap AWS_SECRET_ACCESS_KEY=bootstrap AWS_DEFAULT_REGION=us-east-1 \
         AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
@@ -58,10 +58,10 @@ export MOTO_AUTH_ENDPOINT MOTO_AUTH_ACCESS_KEY_ID MOTO_AUTH_SECRET_ACCESS_KEY
 
 suite "swift test" swift test --skip-build
 suite "end-to-end (moto, worker, bus)" python3 -m pytest -q -p no:cacheprovider Tests/e2e
-suite "lint (hadolint, zizmor, workflow schema, diagram)" scripts/test-lint.sh
-suite "terraform (fmt, validate, checkov, terraform test, apply on moto)" scripts/test-terraform.sh
-suite "deploy check script (fake stack)" scripts/test-e2e-script.sh
-suite "container images (debootstrap, buildah, podman)" scripts/test-images.sh
+suite "lint (hadolint, zizmor, workflow schema, diagram)" Tests/suites/lint.sh
+suite "terraform (fmt, validate, checkov, terraform test, apply on moto)" Tests/suites/terraform.sh
+suite "deploy check script (fake stack)" Tests/suites/deploy-check.sh
+suite "container images (debootstrap, buildah, podman)" Tests/suites/images.sh
 # One compiled engine scanned from many tasks: prove there is no data race.
 suite "swift test (thread sanitizer)" swift test --sanitize=thread --scratch-path .build-tsan --filter ClamAVTests
 

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Signs a set of requests, odd S3 keys included, with our signer and with botocore
-/// (through scripts/botocore-sigv4.py) and expects the same `Authorization` header.
+/// (through Tests/AWSSigV4Tests/botocore-sigv4.py) and expects the same `Authorization` header.
 @Suite struct BotocoreCrossCheckTests {
     struct Sample {
         var service: String
@@ -101,7 +101,7 @@ import Testing
     static func runBotocore(_ input: [[String: Any]]) throws -> [String] {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/botocore-sigv4.py")
+            .appendingPathComponent("Tests/AWSSigV4Tests/botocore-sigv4.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path]
@@ -114,7 +114,8 @@ import Testing
         try stdin.fileHandleForWriting.close()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python3 scripts/botocore-sigv4.py failed (is botocore installed? run scripts/setup.sh)")
+        try #require(
+            process.terminationStatus == 0, "python3 Tests/AWSSigV4Tests/botocore-sigv4.py failed (is botocore installed? run scripts/setup.sh)")
         let decoded = try #require(try JSONSerialization.jsonObject(with: output) as? [[String: String]])
         return decoded.map { $0["authorization"] ?? "" }
     }

@@ -16,7 +16,7 @@ from botocore.credentials import Credentials
 
 
 def sign(item):
-    when = datetime.datetime.fromtimestamp(item["date"], tz=datetime.timezone.utc).replace(tzinfo=None)
+    when = datetime.datetime.fromtimestamp(item["date"], tz=datetime.UTC).replace(tzinfo=None)
     botocore.auth.get_current_datetime = lambda *args, **kwargs: when
     credentials = Credentials(item["accessKeyID"], item["secretAccessKey"], item.get("sessionToken"))
     auth_class = botocore.auth.S3SigV4Auth if item["service"] == "s3" else botocore.auth.SigV4Auth

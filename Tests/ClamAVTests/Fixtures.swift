@@ -14,13 +14,13 @@ enum Fixtures {
         let root = FileManager.default.temporaryDirectory
             .appendingPathComponent("clamav-tests-\(ProcessInfo.processInfo.processIdentifier)").path
         try? FileManager.default.removeItem(atPath: root)
-        run("scripts/make-test-signatures.sh", "\(root)/db")
-        run("scripts/make-test-files.sh", "\(root)/files")
-        run("scripts/make-hostile-archives.py", "\(root)/hostile")
+        run("Tests/fixtures/make-test-signatures.sh", "\(root)/db")
+        run("Tests/fixtures/make-test-files.sh", "\(root)/files")
+        run("Tests/fixtures/make-hostile-archives.py", "\(root)/hostile")
         return root
     }()
 
-    /// A hostile archive, or a clean counterpart, from scripts/make-hostile-archives.py.
+    /// A hostile archive, or a clean counterpart, from Tests/fixtures/make-hostile-archives.py.
     static func hostile(_ name: String) -> String { "\(root)/hostile/\(name)" }
 
     /// Each hostile archive and the verdict it must get (`expected.json`).

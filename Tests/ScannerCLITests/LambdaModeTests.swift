@@ -2,7 +2,7 @@ import Foundation
 import LambdaTesting
 import Testing
 
-/// A stack on moto (from scripts/local_stack.py) and the real scanner executable serving the
+/// A stack on moto (from scripts/lib/local_stack.py) and the real scanner executable serving the
 /// strict in-process Runtime API server.
 struct LambdaHarness {
     let endpoint: String
@@ -17,13 +17,13 @@ struct LambdaHarness {
         self.endpoint = endpoint
         prefix = "lambda-" + UUID().uuidString.prefix(8).lowercased()
         var environment: [String: String] = [:]
-        for line in try Self.python(["scripts/local_stack.py", endpoint, "setup", prefix]).split(separator: "\n") {
+        for line in try Self.python(["scripts/lib/local_stack.py", endpoint, "setup", prefix]).split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { environment[parts[0]] = parts[1] }
         }
         self.environment = environment
         samples = FileManager.default.temporaryDirectory.appendingPathComponent(prefix).path
-        try Self.run(ScanFolder.repositoryRoot.appendingPathComponent("scripts/make-test-signatures.sh").path, ["\(samples)/db"])
+        try Self.run(ScanFolder.repositoryRoot.appendingPathComponent("Tests/fixtures/make-test-signatures.sh").path, ["\(samples)/db"])
     }
 
     func publish(_ database: String) throws {
@@ -35,19 +35,19 @@ struct LambdaHarness {
     func upload(_ key: String, _ text: String) throws -> String {
         let path = "\(samples)/\(UUID().uuidString)"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return try Self.python(["scripts/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try Self.python(["scripts/lib/local_stack.py", endpoint, "upload", prefix, key, path]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Uploads a file, with tags (`k=v&k=v`), to another bucket and with a declared content
     /// type when given; returns the version ID.
     func uploadFile(_ key: String, _ path: String, tagging: String = "", bucket: String? = nil, contentType: String? = nil) throws -> String {
-        let arguments = ["scripts/local_stack.py", endpoint, "upload", prefix, key, path, tagging, bucket ?? "", contentType ?? ""]
+        let arguments = ["scripts/lib/local_stack.py", endpoint, "upload", prefix, key, path, tagging, bucket ?? "", contentType ?? ""]
         return try Self.python(arguments).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Runs a local_stack.py command on this stack and returns its output, trimmed.
     func stack(_ command: String, _ arguments: String...) throws -> String {
-        try Self.python(["scripts/local_stack.py", endpoint, command, prefix] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Self.python(["scripts/lib/local_stack.py", endpoint, command, prefix] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Writes `text` to a new file in the samples folder and returns its path.
@@ -59,13 +59,13 @@ struct LambdaHarness {
 
     /// The scanner's events on the bus so far (waiting `seconds` for more).
     func events(waiting seconds: Int = 2) throws -> [[String: Any]] {
-        try Self.python(["scripts/local_stack.py", endpoint, "events", prefix, "\(seconds)"]).split(separator: "\n").map { line in
+        try Self.python(["scripts/lib/local_stack.py", endpoint, "events", prefix, "\(seconds)"]).split(separator: "\n").map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
     }
 
     func tags(_ key: String) throws -> [String: String] {
-        let json = try Self.python(["scripts/local_stack.py", endpoint, "tags", prefix, key])
+        let json = try Self.python(["scripts/lib/local_stack.py", endpoint, "tags", prefix, key])
         return try JSONDecoder().decode([String: String].self, from: Data(json.utf8))
     }
 

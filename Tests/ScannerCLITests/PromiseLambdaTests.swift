@@ -11,7 +11,7 @@ struct PromiseLambdaTests {
         let harness = try LambdaHarness()
         try harness.publish("\(harness.samples)/db")
         let folder = "\(harness.samples)/hostile"
-        try LambdaHarness.python(["scripts/make-hostile-archives.py", folder, "--large"])
+        try LambdaHarness.python(["Tests/fixtures/make-hostile-archives.py", folder, "--large"])
         let expected = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/expected.json")))
         var objects: [(key: String, versionID: String)] = []
         for name in expected.keys.sorted() {

@@ -75,7 +75,7 @@ struct ScanFolder {
 
     private static func script(_ name: String, _ argument: String) throws {
         let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent("scripts/\(name)")
+        process.executableURL = repositoryRoot.appendingPathComponent("Tests/fixtures/\(name)")
         process.arguments = [argument]
         try process.run()
         process.waitUntilExit()

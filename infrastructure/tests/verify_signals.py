@@ -386,7 +386,7 @@ def check_dashboard(stack, emf):
         for widget in dashboard["widgets"]:
             for metric in widget["properties"]["metrics"]:
                 namespace, name, rest = metric[0], metric[1], [m for m in metric[2:] if isinstance(m, str)]
-                dimensions = dict(zip(rest[::2], rest[1::2]))
+                dimensions = dict(zip(rest[::2], rest[1::2], strict=False))
                 description = f"dashboard \"{widget['properties']['title']}\""
                 if namespace.startswith("AWS/"):
                     check_aws_metric(stack, namespace, name, dimensions, description)

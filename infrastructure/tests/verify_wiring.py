@@ -127,7 +127,7 @@ def verify_applied(network, app):
     check(bool(egress) and all(p.get("FromPort") == 443 and p.get("ToPort") == 443 for p in egress), "scanner security group allows only HTTPS out")
     check(not any(r.get("CidrIp") == "0.0.0.0/0" for p in egress for r in p.get("IpRanges", [])), "scanner security group has no egress to 0.0.0.0/0")
     check({g["GroupId"] for p in egress for g in p.get("UserIdGroupPairs", [])} == {network["endpoints_security_group_id"]}, "scanner may reach the interface endpoints' security group")
-    check({l["PrefixListId"] for p in egress for l in p.get("PrefixListIds", [])} == {endpoint["PrefixListId"]} if endpoint.get("PrefixListId") else bool(egress),
+    check({prefix["PrefixListId"] for p in egress for prefix in p.get("PrefixListIds", [])} == {endpoint["PrefixListId"]} if endpoint.get("PrefixListId") else bool(egress),
           "scanner may reach S3 through the endpoint's prefix list")
     default_group = [g for g in groups.values() if g["GroupName"] == "default"]
     check(bool(default_group) and not default_group[0].get("IpPermissions") and not default_group[0].get("IpPermissionsEgress"), "the VPC's default security group has no rules")

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the variables are for the scripts that source this file
-# Shared by scripts/build-images.sh and scripts/test-images.sh: where images and
+# Shared by scripts/build-images.sh and Tests/suites/images.sh: where images and
 # containers live, and the buildah/podman settings that work without a Docker engine
 # (see docs/images.md): vfs storage, chroot isolation, runc with cgroupfs.
 

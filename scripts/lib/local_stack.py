@@ -22,7 +22,6 @@ updater run with. Used by scripts/run-local.sh and the end-to-end tests.
                                                       one JSON line each (waits SECONDS, default 2)
 """
 import json
-import os
 import sys
 import time
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops a moto_server (AWS API emulator) on 127.0.0.1 at a free port.
 #
-#   scripts/moto-server.sh start DIR [ENV=VALUE...]   prints the endpoint URL
-#   scripts/moto-server.sh stop DIR
+#   scripts/lib/moto-server.sh start DIR [ENV=VALUE...]   prints the endpoint URL
+#   scripts/lib/moto-server.sh stop DIR
 #
 # DIR receives moto.pid, moto.url and moto.log. Extra ENV=VALUE pairs are passed to moto
 # (for example INITIAL_NO_AUTH_ACTION_COUNT=0 to enforce request signatures).

@@ -254,7 +254,7 @@ variable "updater_image_uri" {
 
 # x86_64: the images are built and tested on x86_64 (no arm64 toolchain there). Must
 # equal LAMBDA_ARCHITECTURE in .github/workflows/deploy.yml, which builds the images and
-# passes it here; scripts/check-architecture.py fails when the two differ.
+# passes it here; Tests/lint/check-architecture.py fails when the two differ.
 variable "lambda_architecture" {
   description = "Instruction set of both functions; the images must be built for it (Lambda runs no multi-architecture image)."
   type        = string

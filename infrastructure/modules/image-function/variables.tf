@@ -25,7 +25,7 @@ variable "image_uri" {
 }
 
 variable "architecture" {
-  description = "Instruction set of the image; the default is the deploy workflow's LAMBDA_ARCHITECTURE (scripts/check-architecture.py checks it)."
+  description = "Instruction set of the image; the default is the deploy workflow's LAMBDA_ARCHITECTURE (Tests/lint/check-architecture.py checks it)."
   type        = string
   default     = "x86_64"
 

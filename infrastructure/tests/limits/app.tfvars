@@ -1,5 +1,5 @@
 # Every setting at the edge of what Terraform accepts (validation in variables.tf), so that
-# a value Terraform lets through but an executable refuses fails scripts/test-terraform.sh.
+# a value Terraform lets through but an executable refuses fails Tests/suites/terraform.sh.
 environment = "limits"
 
 definitions_bucket_name = "limits-clamav-definitions"

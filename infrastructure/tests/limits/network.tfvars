@@ -1,4 +1,4 @@
-# The network that limits/app.tfvars needs (scripts/test-terraform.sh renders the app's
+# The network that limits/app.tfvars needs (Tests/suites/terraform.sh renders the app's
 # environment from these two files and starts each executable's configuration on it).
 environment = "limits"
 s3_endpoint_bucket_names = [

@@ -1,4 +1,4 @@
-"""Loaded at start-up by the moto_server that scripts/test-terraform.sh runs (it puts this
+"""Loaded at start-up by the moto_server that Tests/suites/terraform.sh runs (it puts this
 folder on PYTHONPATH). Makes moto 5.2 usable where it otherwise hangs the provider, drops
 events or refuses every request; nothing else of moto changes.
 
