@@ -70,7 +70,9 @@ extension S3Client {
     public func getObject(bucket: String, key: String, versionID: String?, ifMatch: String?, maxSize: Int64, to path: String) async throws
         -> S3DirectGet
     {
-        let response = try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch.map(Self.quoted), range: nil)
+        let response = try await core.retryPolicy.run(onRetry: core.logRetry) { _ in
+            try await startGet(bucket: bucket, key: key, versionID: versionID, ifMatch: ifMatch.map(Self.quoted), range: nil)
+        }
         guard response.status == .ok, let size = response.headers.first(name: "Content-Length").flatMap(Int64.init) else {
             throw AWSClientError.invalidResponse("GetObject answered \(response.status.code) without a length, expected 200")
         }
