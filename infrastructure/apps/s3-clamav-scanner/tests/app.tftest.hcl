@@ -1009,6 +1009,19 @@ run "quarantine" {
     condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.resources if s.sid == "PutIntoQuarantine"]) == toset(["arn:aws:s3:::quarantine/*"])
     error_message = "The scanner may put into the quarantine bucket."
   }
+
+  # Objects over 5 GiB are copied with a multipart upload: s3:PutObject covers
+  # CreateMultipartUpload, UploadPartCopy and CompleteMultipartUpload; a failed copy is
+  # aborted. Nothing lists parts. The worker's policy is built from the same document.
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.actions if s.sid == "PutIntoQuarantine"]) == toset(["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"])
+    error_message = "The scanners may put into quarantine, tag there and abort a failed multipart copy (no s3:ListMultipartUploadParts)."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.quarantine_bucket[0].statement : !anytrue([for a in s.actions : contains(["s3:AbortMultipartUpload", "s3:*"], a)]) if s.effect == "Deny"])
+    error_message = "The quarantine bucket's policy must not deny aborting a multipart upload."
+  }
 }
 
 run "no_deploy_time_invocation" {
