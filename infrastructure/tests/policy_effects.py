@@ -239,6 +239,8 @@ def main():
             expect(world, "deny", who, principal, action, f"arn:aws:s3:::{definitions}/{prefix}daily.cvd", through_endpoint=True)
     expect(world, "allow", "the updater", world.updater, "s3:GetObject", manifest, why="restores the previous database from outside the VPC")
     expect(world, "allow", "the updater", world.updater, "s3:PutObject", manifest)
+    expect(world, "allow", "the updater", world.updater, "s3:AbortMultipartUpload", f"arn:aws:s3:::{definitions}/{prefix}main.cvd",
+           why="a failed multipart upload of a database file")
     expect(world, "deny", "the updater", world.updater, "s3:PutObject", f"arn:aws:s3:::{definitions}/elsewhere/x", why="outside its prefix")
     expect(world, "deny", "an operator with s3:*", world.operator, "s3:GetObject", manifest, through_endpoint=True,
            why="the manifest carries the key of the scanner's proofs")

@@ -272,9 +272,11 @@ module "scanner" {
 # --- Definition updater ---------------------------------------------------------------
 
 data "aws_iam_policy_document" "updater" {
+  # Database files over 16 MiB go up as multipart uploads (s3:PutObject); one that fails is
+  # aborted.
   statement {
     sid       = "ReadAndWriteDefinitions"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${local.definitions_bucket_arn}/${var.definitions_prefix}*"]
   }
 

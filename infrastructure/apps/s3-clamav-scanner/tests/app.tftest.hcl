@@ -298,8 +298,8 @@ run "updater_policy_is_scoped" {
   command = apply
 
   assert {
-    condition     = toset(flatten([for s in data.aws_iam_policy_document.updater.statement : s.actions])) == toset(["s3:GetObject", "s3:PutObject", "s3:ListBucket", "events:PutEvents"])
-    error_message = "The updater needs Get/Put/List on the definitions and PutEvents, nothing else."
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.updater.statement : s.actions])) == toset(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket", "events:PutEvents"])
+    error_message = "The updater needs Get/Put/List on the definitions (and to abort a failed multipart upload of a database file) and PutEvents, nothing else."
   }
 
   assert {
