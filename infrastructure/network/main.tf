@@ -86,6 +86,8 @@ data "aws_iam_policy_document" "s3_endpoint" {
       "s3:PutObject",
       "s3:PutObjectTagging",
       "s3:PutObjectVersionTagging",
+      # A multipart copy into quarantine that fails is aborted.
+      "s3:AbortMultipartUpload",
       "s3:DeleteObject",
       "s3:DeleteObjectVersion",
       "s3:ListBucket",

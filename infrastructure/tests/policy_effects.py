@@ -239,6 +239,8 @@ def main():
             expect(world, "deny", who, principal, action, f"arn:aws:s3:::{definitions}/{prefix}daily.cvd", through_endpoint=True)
     expect(world, "allow", "the updater", world.updater, "s3:GetObject", manifest, why="restores the previous database from outside the VPC")
     expect(world, "allow", "the updater", world.updater, "s3:PutObject", manifest)
+    expect(world, "allow", "the updater", world.updater, "s3:AbortMultipartUpload", f"arn:aws:s3:::{definitions}/{prefix}main.cvd",
+           why="a failed multipart upload of a database file")
     expect(world, "deny", "the updater", world.updater, "s3:PutObject", f"arn:aws:s3:::{definitions}/elsewhere/x", why="outside its prefix")
     expect(world, "deny", "an operator with s3:*", world.operator, "s3:GetObject", manifest, through_endpoint=True,
            why="the manifest carries the key of the scanner's proofs")
@@ -248,8 +250,15 @@ def main():
 
     if quarantine:
         print(f"quarantine bucket {quarantine}")
+        copy = f"arn:aws:s3:::{quarantine}/{uploads}/x"
         for who, principal in scanners:
-            expect(world, "allow", who, principal, "s3:PutObject", f"arn:aws:s3:::{quarantine}/{uploads}/x", through_endpoint=True)
+            expect(world, "allow", who, principal, "s3:PutObject", copy, through_endpoint=True)
+            # Over 5 GiB the copy is a multipart upload: CreateMultipartUpload, UploadPartCopy
+            # (s3:PutObject with the source in x-amz-copy-source, which must also be readable)
+            # and CompleteMultipartUpload are s3:PutObject; a failed one is aborted.
+            expect(world, "allow", who, principal, "s3:PutObject", copy, {"s3:x-amz-copy-source": f"{uploads}/incoming/report.pdf"},
+                   through_endpoint=True, why="UploadPartCopy of a large object")
+            expect(world, "allow", who, principal, "s3:AbortMultipartUpload", copy, through_endpoint=True, why="a failed multipart copy")
         expect(world, "deny", "an operator with s3:*", world.operator, "s3:PutObject", f"arn:aws:s3:::{quarantine}/x", why="only the scanner plants objects")
 
     print("S3 gateway endpoint")

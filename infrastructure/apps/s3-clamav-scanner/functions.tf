@@ -176,11 +176,16 @@ data "aws_iam_policy_document" "scanner_common" {
     }
   }
 
+  # The copy into quarantine: CopyObject, or for objects over MULTIPART_COPY_THRESHOLD (5 GiB,
+  # the most CopyObject takes) a multipart upload of UploadPartCopy parts, which s3:PutObject
+  # authorises from CreateMultipartUpload to CompleteMultipartUpload (the source is read with
+  # the scanned-object grants above). A failed copy aborts its upload, so that no parts stay
+  # behind (the bucket's lifecycle rule would remove them only after 7 days).
   dynamic "statement" {
     for_each = local.quarantine_enabled ? [1] : []
     content {
       sid       = "PutIntoQuarantine"
-      actions   = ["s3:PutObject", "s3:PutObjectTagging"]
+      actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"]
       resources = ["${local.quarantine_bucket_arn}/*"]
     }
   }
@@ -267,9 +272,11 @@ module "scanner" {
 # --- Definition updater ---------------------------------------------------------------
 
 data "aws_iam_policy_document" "updater" {
+  # Database files over 16 MiB go up as multipart uploads (s3:PutObject); one that fails is
+  # aborted.
   statement {
     sid       = "ReadAndWriteDefinitions"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${local.definitions_bucket_arn}/${var.definitions_prefix}*"]
   }
 

@@ -53,6 +53,27 @@ locals {
   buckets_missing_from_endpoint = setsubtract(local.buckets_through_endpoint, try(local.network.s3_endpoint_bucket_names, []))
 }
 
+# Memory the scanners need for the database the operator declares (definitions_signatures),
+# from the scanner process's peak resident memory measured with ClamAV 1.4.6
+# (infrastructure/README.md, "Memory against the database"). In MiB: the scanner, too,
+# counts the function's and the task's memory sizes in MiB.
+locals {
+  # After a load: 315 MiB at 1 million signatures, 1617 MiB at 8.7 million (the official
+  # database), on the straight line through both.
+  engine_peak_mib = 315 + (1617 - 315) * (var.definitions_signatures - 1000000) / (8700000 - 1000000)
+  # An exclusive reload (the old engine freed first) peaks at 1.2 times that (1936 MiB
+  # measured at 8.7 million). The scanner's DEFINITIONS_RELOAD=auto falls back to it
+  # whenever two engines do not fit, so it is what memory must hold at least. Integer
+  # arithmetic (* 6 / 5, not * 1.2) keeps exact results exact.
+  reload_peak_mib = local.engine_peak_mib * 6 / 5
+  # Plus libclamav's own working memory, up to about 300 MiB per object scanned at once.
+  scanner_memory_need_mib = ceil(local.reload_peak_mib + 300 * var.scanner_scan_concurrency)
+  worker_memory_need_mib  = ceil(local.reload_peak_mib + 300 * var.worker_scan_concurrency)
+  # With 20 % to spare.
+  scanner_memory_min_mb = ceil(local.scanner_memory_need_mib * 6 / 5)
+  worker_memory_min_mb  = ceil(local.worker_memory_need_mib * 6 / 5)
+}
+
 # One workspace per environment, each with its var file (envs/<workspace>.tfvars).
 check "workspace_matches_environment" {
   assert {

@@ -280,13 +280,18 @@ variable "ecr_keep_tagged_images" {
 # --- Scanner function ---------------------------------------------------------------
 
 variable "scanner_memory_mb" {
-  description = "Scanner memory. The full official database needs about 1.2 GiB once compiled, plus the object being scanned: keep at least 3008."
+  description = "Scanner memory in MB. Must hold the database of definitions_signatures with 20 % to spare: 1.2 * (1.2 * the engine's load peak + 300 MiB * scanner_scan_concurrency) (infrastructure/README.md, Memory against the database). At the official database's 8.7 million signatures that is 2690: 3008 holds up to about 10 million. It does not hold two engines (a reload beside the old one peaked at 3131 MiB), so the scanner's DEFINITIONS_RELOAD=auto reloads exclusively here (peak 1936 MiB, 64 %)."
   type        = number
   default     = 3008
 
   validation {
     condition     = var.scanner_memory_mb >= 2048 && var.scanner_memory_mb <= 10240
     error_message = "scanner_memory_mb must be between 2048 (the official database does not fit in less) and 10240."
+  }
+
+  validation {
+    condition     = var.scanner_memory_mb >= local.scanner_memory_min_mb
+    error_message = "scanner_memory_mb (${var.scanner_memory_mb}) is too small for definitions_signatures = ${var.definitions_signatures}: the scanner needs about ${local.scanner_memory_need_mib} MiB = 1.2 * ${ceil(local.engine_peak_mib)} MiB for the engine (an exclusive reload) + 300 MiB * scanner_scan_concurrency (${var.scanner_scan_concurrency}) for the objects being scanned, so at least ${local.scanner_memory_min_mb} MB with 20 % to spare. Raise scanner_memory_mb (at most 10240), or lower scanner_scan_concurrency or the declared database size."
   }
 }
 
@@ -317,6 +322,17 @@ variable "scanner_scan_concurrency" {
   validation {
     condition     = var.scanner_scan_concurrency >= 1 && var.scanner_scan_concurrency <= 16 && floor(var.scanner_scan_concurrency) == var.scanner_scan_concurrency
     error_message = "scanner_scan_concurrency must be a whole number between 1 and 16."
+  }
+}
+
+variable "definitions_signatures" {
+  description = "Signatures in the database the scanners load (the scanner logs the count as signatures in its \"definitions loaded\" line). The official database has about 8.7 million. Terraform checks scanner_memory_mb and worker_memory_mb against it, from the scanner process's peak memory after a load measured with ClamAV 1.4.6: 315 MiB at 1 million signatures, 1617 MiB at 8.7 million, straight-line between and beyond (infrastructure/README.md, Memory against the database). Declare the size of the official and custom databases together."
+  type        = number
+  default     = 8700000
+
+  validation {
+    condition     = var.definitions_signatures >= 1 && floor(var.definitions_signatures) == var.definitions_signatures
+    error_message = "definitions_signatures must be a whole number of signatures, at least 1 (the official database has about 8700000)."
   }
 }
 
@@ -804,7 +820,7 @@ variable "worker_cpu" {
 }
 
 variable "worker_memory_mb" {
-  description = "Memory of one worker task in MB: the compiled official database takes about 1.6 GB, twice that during a reload."
+  description = "Memory of one worker task in MB. Must hold the database of definitions_signatures with 20 % to spare, as scanner_memory_mb does, with worker_scan_concurrency (2690 at the official database's 8.7 million signatures). 8192 also holds two engines with room (a reload beside the old one peaked at 3131 MiB, plus 300 MiB for the object: 3431 MiB), so the scanner's DEFINITIONS_RELOAD=auto reloads alongside and scans go on during a reload; 4096 holds the two engines too, but without the 20 % to spare."
   type        = number
   default     = 8192
 
@@ -823,6 +839,12 @@ variable "worker_memory_mb" {
       16384 = var.worker_memory_mb >= 32768 && var.worker_memory_mb <= 122880 && var.worker_memory_mb % 8192 == 0
     }, var.worker_cpu, false)
     error_message = "worker_memory_mb ${var.worker_memory_mb} is not a Fargate size for worker_cpu ${var.worker_cpu} (1024: up to 8192; 2048: up to 16384; 4096: up to 30720; 8192: 16384-61440 in steps of 4096; 16384: 32768-122880 in steps of 8192)."
+  }
+
+  # Only when the worker runs: its memory is unused otherwise.
+  validation {
+    condition     = !var.worker_enabled || var.worker_memory_mb >= local.worker_memory_min_mb
+    error_message = "worker_memory_mb (${var.worker_memory_mb}) is too small for definitions_signatures = ${var.definitions_signatures}: the worker needs about ${local.worker_memory_need_mib} MiB = 1.2 * ${ceil(local.engine_peak_mib)} MiB for the engine (an exclusive reload) + 300 MiB * worker_scan_concurrency (${var.worker_scan_concurrency}) for the objects being scanned, so at least ${local.worker_memory_min_mb} MB with 20 % to spare (the next multiple of 1024: ${ceil(local.worker_memory_min_mb / 1024) * 1024}). Raise worker_memory_mb (and worker_cpu if Fargate needs it), or lower worker_scan_concurrency or the declared database size."
   }
 }
 

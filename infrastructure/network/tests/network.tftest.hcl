@@ -96,6 +96,13 @@ run "s3_endpoint_policy_names_only_the_listed_buckets" {
     error_message = "The S3 endpoint policy must list actions, not s3:*."
   }
 
+  # The scanners' copy into quarantine is a multipart upload for large objects; a failed
+  # one is aborted from inside the VPC.
+  assert {
+    condition     = contains(one([for s in data.aws_iam_policy_document.s3_endpoint.statement : s.actions if s.sid == "OnlyThisSystemsBuckets"]), "s3:AbortMultipartUpload")
+    error_message = "The S3 endpoint must let the scanners abort a multipart upload."
+  }
+
   assert {
     condition     = one([for s in data.aws_iam_policy_document.s3_endpoint.statement : one([for c in s.condition : c.values if c.variable == "aws:PrincipalAccount"])]) == tolist(["123456789012"])
     error_message = "The S3 endpoint must be limited to this account's principals."

@@ -33,6 +33,12 @@ definitions_check_interval_seconds = 10
 max_definitions_age_hours          = 720
 publish_clean_results              = false
 
+# 16 objects at once in Lambda's most memory, with the largest database that holds:
+# 1.2 * 3111 MiB for the engine + 16 * 300 MiB = 8533 MiB, 1.2 * 8533 = 10239.6 MB (one
+# signature more needs 10241).
+scanner_memory_mb      = 10240
+definitions_signatures = 17534498
+
 # 100 GiB objects on Fargate's largest disk: 1 * (100 GiB + 2 * 51942260736) + 2 GiB + 256 MiB
 # + 1 GiB = exactly 200 GiB.
 worker_enabled               = true

@@ -298,8 +298,8 @@ run "updater_policy_is_scoped" {
   command = apply
 
   assert {
-    condition     = toset(flatten([for s in data.aws_iam_policy_document.updater.statement : s.actions])) == toset(["s3:GetObject", "s3:PutObject", "s3:ListBucket", "events:PutEvents"])
-    error_message = "The updater needs Get/Put/List on the definitions and PutEvents, nothing else."
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.updater.statement : s.actions])) == toset(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket", "events:PutEvents"])
+    error_message = "The updater needs Get/Put/List on the definitions (and to abort a failed multipart upload of a database file) and PutEvents, nothing else."
   }
 
   assert {
@@ -1009,6 +1009,19 @@ run "quarantine" {
     condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.resources if s.sid == "PutIntoQuarantine"]) == toset(["arn:aws:s3:::quarantine/*"])
     error_message = "The scanner may put into the quarantine bucket."
   }
+
+  # Objects over 5 GiB are copied with a multipart upload: s3:PutObject covers
+  # CreateMultipartUpload, UploadPartCopy and CompleteMultipartUpload; a failed copy is
+  # aborted. Nothing lists parts. The worker's policy is built from the same document.
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.scanner_common.statement : s.actions if s.sid == "PutIntoQuarantine"]) == toset(["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"])
+    error_message = "The scanners may put into quarantine, tag there and abort a failed multipart copy (no s3:ListMultipartUploadParts)."
+  }
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.quarantine_bucket[0].statement : !anytrue([for a in s.actions : contains(["s3:AbortMultipartUpload", "s3:*"], a)]) if s.effect == "Deny"])
+    error_message = "The quarantine bucket's policy must not deny aborting a multipart upload."
+  }
 }
 
 run "no_deploy_time_invocation" {
@@ -1296,6 +1309,7 @@ run "accepts_a_disk_of_exactly_the_worst_case" {
   variables {
     scanner_ephemeral_storage_mb = 7424
     scanner_scan_concurrency     = 2
+    scanner_memory_mb            = 3072
     max_object_size_bytes        = 1073741824
     definitions_disk_mb          = 512
   }
@@ -1312,6 +1326,7 @@ run "rejects_a_disk_too_small_for_the_scan_size" {
   variables {
     scanner_ephemeral_storage_mb = 7424
     scanner_scan_concurrency     = 2
+    scanner_memory_mb            = 3072
     max_object_size_bytes        = 1073741824
     max_scan_size_bytes          = 1073741825
     definitions_disk_mb          = 512
@@ -1363,6 +1378,144 @@ run "rejects_too_little_memory" {
   }
 
   expect_failures = [var.scanner_memory_mb]
+}
+
+# --- Memory against the declared database (main.tf: engine_peak_mib and what follows) --
+
+run "memory_defaults_hold_the_official_database" {
+  command = plan
+
+  variables {
+    worker_enabled = true
+  }
+
+  override_data {
+    target = data.terraform_remote_state.network
+    values = {
+      outputs = {
+        private_subnet_ids        = ["subnet-0aaaaaaaaaaaaaaaa"]
+        scanner_security_group_id = "sg-0cccccccccccccccc"
+        s3_endpoint_id            = "vpce-0ddddddddddddddddd"
+        s3_endpoint_bucket_names  = ["defs", "uploads", "partner-drop"]
+        interface_endpoint_ids    = { events = "vpce-1", sqs = "vpce-2", "ecr.api" = "vpce-3", "ecr.dkr" = "vpce-4", logs = "vpce-5" }
+      }
+    }
+  }
+
+  # 8.7 million signatures: the measured 1617 MiB, 1.2 * 1617 + 300 = 2240.4 MiB, and
+  # 1.2 * 2241 = 2689.2 MiB with 20 % to spare.
+  assert {
+    condition     = var.definitions_signatures == 8700000 && local.engine_peak_mib == 1617 && local.scanner_memory_need_mib == 2241 && local.scanner_memory_min_mb == 2690 && local.worker_memory_min_mb == 2690
+    error_message = "The official database needs 2241 MiB, 2690 MB with 20 % to spare."
+  }
+
+  assert {
+    condition     = var.scanner_memory_mb == 3008 && aws_ecs_task_definition.worker[0].memory == "8192"
+    error_message = "The defaults (3008 MB for the function, 8192 for the worker's task) are what is checked."
+  }
+}
+
+run "memory_need_scales_with_the_declared_database" {
+  command = plan
+
+  # The other measurement: 315 MiB at 1 million signatures; 1.2 * 315 + 300 = 678 MiB.
+  variables {
+    definitions_signatures = 1000000
+  }
+
+  assert {
+    condition     = local.engine_peak_mib == 315 && local.scanner_memory_need_mib == 678 && local.scanner_memory_min_mb == 814
+    error_message = "1 million signatures need 678 MiB, 814 MB with 20 % to spare."
+  }
+}
+
+# 3008 MB holds up to 10008960 signatures: 2506 MiB needed, 1.2 * 2506 = 3007.2.
+run "accepts_the_largest_database_the_default_memory_holds" {
+  command = plan
+
+  variables {
+    definitions_signatures = 10008960
+  }
+
+  assert {
+    condition     = local.scanner_memory_need_mib == 2506 && local.scanner_memory_min_mb == 3008
+    error_message = "10008960 signatures need 2506 MiB, 3008 MB with 20 % to spare."
+  }
+}
+
+run "rejects_a_database_larger_than_the_memory_holds" {
+  command = plan
+
+  variables {
+    definitions_signatures = 10008961
+  }
+
+  expect_failures = [var.scanner_memory_mb]
+}
+
+run "rejects_two_objects_at_once_in_the_default_memory" {
+  command = plan
+
+  # 1.2 * 1617 + 2 * 300 = 2540.4 MiB, 3050 MB with 20 % to spare; the disk of
+  # accepts_a_disk_of_exactly_the_worst_case, which passes with 3072 MB.
+  variables {
+    scanner_scan_concurrency     = 2
+    scanner_ephemeral_storage_mb = 7424
+    max_object_size_bytes        = 1073741824
+    definitions_disk_mb          = 512
+  }
+
+  expect_failures = [var.scanner_memory_mb]
+}
+
+run "rejects_a_worker_too_small_for_the_declared_database" {
+  command = plan
+
+  # 8192 MB holds up to 31299283 signatures; the function gets all the memory Lambda has.
+  variables {
+    worker_enabled         = true
+    scanner_memory_mb      = 10240
+    definitions_signatures = 31299284
+  }
+
+  override_data {
+    target = data.terraform_remote_state.network
+    values = {
+      outputs = {
+        private_subnet_ids        = ["subnet-0aaaaaaaaaaaaaaaa"]
+        scanner_security_group_id = "sg-0cccccccccccccccc"
+        s3_endpoint_id            = "vpce-0ddddddddddddddddd"
+        s3_endpoint_bucket_names  = ["defs", "uploads", "partner-drop"]
+        interface_endpoint_ids    = { events = "vpce-1", sqs = "vpce-2", "ecr.api" = "vpce-3", "ecr.dkr" = "vpce-4", logs = "vpce-5" }
+      }
+    }
+  }
+
+  expect_failures = [var.worker_memory_mb]
+}
+
+run "worker_memory_is_not_checked_without_the_worker" {
+  command = plan
+
+  variables {
+    scanner_memory_mb      = 10240
+    definitions_signatures = 31299284
+  }
+
+  assert {
+    condition     = local.worker_memory_min_mb > var.worker_memory_mb && length(aws_ecs_task_definition.worker) == 0
+    error_message = "Without the worker its memory size is unused and not checked."
+  }
+}
+
+run "rejects_a_declared_size_that_is_no_whole_number" {
+  command = plan
+
+  variables {
+    definitions_signatures = 8.7
+  }
+
+  expect_failures = [var.definitions_signatures]
 }
 
 run "rejects_no_scanned_bucket" {
