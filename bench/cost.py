@@ -3,8 +3,9 @@
 and GuardDuty Malware Protection for S3, for three traffic shapes, from the figures of
 bench/official-scale.sh (its official.json) and public us-east-1 prices (docs/cost.md).
 
-    bench/cost.py OFFICIAL_JSON [--memory-mb 3008] [--in-flight 2] [--scan-mib-per-second N]
+    bench/cost.py OFFICIAL_JSON [--memory-mb 3008] [--in-flight 1] [--scan-mib-per-second N]
                                 [--download-mib-per-second 90] [--cold-starts-per-day 24]
+                                [--interface-endpoints 1] [--log-bytes-per-object 1000]
 
 What is measured comes from the JSON: the warm scanner's time per (small) object, its cold
 start, and the hot reload. What is not measured here is a flag with a stated default: the
@@ -24,7 +25,7 @@ EVENTBRIDGE_EVENT = 1.00 / 1e6           # custom events published
 GUARDDUTY_GB = 0.09
 GUARDDUTY_OBJECT = 0.215 / 1000
 INTERFACE_ENDPOINT_HOUR = 0.01           # per endpoint per AZ
-INTERFACE_ENDPOINT_GB = 0.01
+LOGS_GB = 0.50                           # CloudWatch Logs ingestion
 
 SHAPES = [("1 million objects of 100 KB", 1_000_000, 100 * 1000),
           ("10 million objects of 1 MB", 10_000_000, 1000 * 1000),
@@ -46,13 +47,16 @@ def ours(figures, objects, size, args):
     # Per object: GET and GetObjectTagging (GET class), PutObjectTagging (PUT class); SQS
     # receive and delete in batches of 10; one result event.
     requests = objects * (2 * S3_GET + S3_PUT) + objects * 0.2 * SQS_REQUEST + objects * EVENTBRIDGE_EVENT
-    endpoints = 3 * 2 * 730 * INTERFACE_ENDPOINT_HOUR  # SQS, EventBridge, CloudWatch Logs in 2 AZs
-    return compute + requests + endpoints, seconds
+    logs = objects * args.log_bytes_per_object / 1e9 * LOGS_GB
+    # The network root's interface endpoints (default: events only), in its two zones.
+    endpoints = args.interface_endpoints * 2 * 730 * INTERFACE_ENDPOINT_HOUR
+    return compute + requests + logs + endpoints, seconds
 
 
 def clamscan_lambda(objects, size, args):
-    """A Lambda that runs clamscan per object: 10 GB, 20-30 s per object (the database load)."""
-    seconds = 25 + size / (args.download_mib_per_second * 2**20)
+    """A Lambda that runs clamscan per object: 10 GB, 25 s per object to load the database (20-30 s),
+    then the same scan and download as ours."""
+    seconds = 25 + size / (args.scan_mib_per_second * 2**20) + size / (args.download_mib_per_second * 2**20)
     return objects * seconds * 10 * LAMBDA_GB_SECOND + objects * LAMBDA_REQUEST + objects * (S3_GET + S3_PUT), seconds
 
 
@@ -64,21 +68,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("official")
     parser.add_argument("--memory-mb", type=int, default=3008)
-    parser.add_argument("--in-flight", type=int, default=2, choices=[1, 2, 4])
-    parser.add_argument("--scan-mib-per-second", type=float, default=None,
-                        help="libclamav's scan rate on large raw objects (default: the figure in the JSON, else 60)")
+    parser.add_argument("--in-flight", type=int, default=1, choices=[1, 2, 4],
+                        help="objects per instance at once (scanner_scan_concurrency; Terraform default 1)")
+    parser.add_argument("--scan-mib-per-second", type=float, default=2.1,
+                        help="libclamav's scan rate on large objects (default: measured with the generated "
+                             "8.7-million-signature database on text, docs/cost.md)")
     parser.add_argument("--download-mib-per-second", type=float, default=90)
     parser.add_argument("--cold-starts-per-day", type=float, default=24)
+    parser.add_argument("--interface-endpoints", type=int, default=1,
+                        help="interface endpoints of the network root (default: events)")
+    parser.add_argument("--log-bytes-per-object", type=int, default=1000,
+                        help="log written per object (one JSON line per object and a few per invocation)")
     args = parser.parse_args()
     with open(args.official) as file:
         figures = json.load(file)
-    if args.scan_mib_per_second is None:
-        args.scan_mib_per_second = figures.get("scanMiBPerSecond", 60)
 
     print(f"Inputs: warm time per small object {figures['ours']['1']['p50'] * 1000:.1f} ms (measured); cold start "
           f"{figures['ours']['1']['loadSeconds']:.1f} s (measured); reload {figures['reloadLimited']['reloadSeconds']:.1f} s "
-          f"(measured); {args.in_flight} objects in flight per instance ({figures['ours'][str(args.in_flight)]['objectsPerSecond'] / figures['ours']['1']['objectsPerSecond']:.2f}× "
-          f"the throughput of 1, measured); {args.memory_mb} MB; scan {args.scan_mib_per_second:.0f} MiB/s and download "
+          f"(measured); objects in flight per instance: {args.in_flight} ({figures['ours'][str(args.in_flight)]['objectsPerSecond'] / figures['ours']['1']['objectsPerSecond']:.2f}× "
+          f"the throughput of 1, measured); {args.memory_mb} MB; scan {args.scan_mib_per_second:.1f} MiB/s and download "
           f"{args.download_mib_per_second:.0f} MiB/s for large objects; {args.cold_starts_per_day:.0f} cold starts a day.\n")
     print("| traffic a month | this scanner (Lambda) | per 1,000 objects | GuardDuty Malware Protection | clamscan per object (Lambda, 10 GB) |")
     print("|---|---:|---:|---:|---:|")

@@ -49,8 +49,20 @@ def main(work, memory_mb):
               f"{reload['reloadSeconds']:.1f} s, {reload['longestObjectSeconds']:.2f} s ({reload['objectsDuringReload']:.0f} objects scanned meanwhile) | | | "
               f"{reload['vmHWMDuringReloadKiB'] / 1024 / memory_mb:.0%} of {memory_mb} MB |")
     print(f"\nverdicts: ours {ours[1]['verdicts']}; clamd {clamd[1]['verdicts']}; clamscan {clamscan['verdicts']}")
+
+    experiments = load(work, "load-experiments.json")
+    seconds = {name: figure["seconds"] for name, figure in experiments.items()}
+    print("\nlibclamav alone (bench/load-experiments.c), load and compile:\n")
+    print("| database | on the main thread | on a second thread | thread ÷ main |")
+    print("|---|---|---|---|")
+    for label, name in (("plain signature files (.hdb, .hsb, .ndb)", "plain"), ("the same in containers (.cud)", "containers")):
+        print(f"| {label} | {seconds[name + 'Main']:.1f} s | {seconds[name + 'Thread']:.1f} s | "
+              f"{seconds[name + 'Thread'] / seconds[name + 'Main']:.2f}× |")
+    print(f"| containers as two engines of half the signatures, loaded at once | {seconds['twoShards']:.1f} s | | "
+          f"{seconds['twoShards'] / seconds['containersThread']:.2f}× one engine on a thread |")
     figures = {"ours": ours, "clamd": clamd, "clamscan": clamscan, "clamscanLoad": clamscan_load, "clamdLoad": clamd_load,
-               "reloadAlongside": alongside, "reloadLimited": limited, "memoryMB": memory_mb}
+               "reloadAlongside": alongside, "reloadLimited": limited, "memoryMB": memory_mb,
+               "loadExperiments": experiments}
     with open(os.path.join(work, "official.json"), "w") as out:
         json.dump(figures, out, sort_keys=True)
     print("\n" + json.dumps(figures, sort_keys=True), file=sys.stderr)

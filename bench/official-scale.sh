@@ -4,7 +4,8 @@
 # start and peak memory, clamscan's load for one object, warm per-object times and
 # throughput with 1, 2 and 4 objects in flight for our scanner and clamd, the hot reload's
 # peak memory and object latency (beside the old engine, and without room for two engines
-# at the Terraform default of 3008 MB), and clamscan per object on a handful of objects.
+# at the Terraform default of 3008 MB), clamscan per object on a handful of objects, and
+# libclamav's load alone in a small C program (bench/load-experiments.c).
 # Prints a Markdown table (docs/benchmarks.md, "Official scale").
 #
 #   bench/official-scale.sh
@@ -31,7 +32,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/official-bench.XXXXXX")
 clamd_pid=
 cleanup() {
     if [ -n "$clamd_pid" ]; then kill "$clamd_pid" 2>/dev/null || true; wait "$clamd_pid" 2>/dev/null || true; fi
-    scripts/moto-server.sh stop "$work/moto"
+    scripts/lib/moto-server.sh stop "$work/moto"
     if [ -n "${BENCH_KEEP:-}" ]; then echo "work folder kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -54,16 +55,42 @@ fi
 # as slowly in any multi-threaded process, clamd included: libclamav reads them with getc,
 # which glibc locks there. docs/benchmarks.md.)
 mkdir -p "$work/containers"
-python3 scripts/make-test-cud.py main 1 "$work/db/bench.hdb" "$work/containers/main.cud"
-python3 scripts/make-test-cud.py daily 1 "$work/db/bench.ndb" "$work/containers/daily.cud"
-python3 scripts/make-test-cud.py extra 1 "$work/db/bench.hsb" "$work/containers/extra.cud"
-rm -rf "$work/db" && mv "$work/containers" "$work/db"
+python3 Tests/fixtures/make-test-cud.py main 1 "$work/db/bench.hdb" "$work/containers/main.cud"
+python3 Tests/fixtures/make-test-cud.py daily 1 "$work/db/bench.ndb" "$work/containers/daily.cud"
+python3 Tests/fixtures/make-test-cud.py extra 1 "$work/db/bench.hsb" "$work/containers/extra.cud"
+mv "$work/db" "$work/plain" && mv "$work/containers" "$work/db"
+
+# libclamav alone (bench/load-experiments.c), where the load time goes: plain files against
+# containers, on the main thread and on a second thread, and the containers as one engine
+# against two engines of half the signatures each, loaded at the same time.
+echo "-- libclamav alone: load on the main thread, on a thread, and as two shards" >&2
+cc -O2 -Wall -o "$work/load-experiments" bench/load-experiments.c -lclamav -lpthread
+for shard in a b; do mkdir -p "$work/shard-$shard"; done
+for extension in hdb ndb hsb; do
+    lines=$(wc -l <"$work/plain/bench.$extension")
+    head -n $((lines / 2)) "$work/plain/bench.$extension" >"$work/shard-a/bench.$extension"
+    tail -n +$((lines / 2 + 1)) "$work/plain/bench.$extension" >"$work/shard-b/bench.$extension"
+done
+for shard in a b; do
+    python3 Tests/fixtures/make-test-cud.py main 1 "$work/shard-$shard/bench.hdb" "$work/shard-$shard/main.cud"
+    python3 Tests/fixtures/make-test-cud.py daily 1 "$work/shard-$shard/bench.ndb" "$work/shard-$shard/daily.cud"
+    python3 Tests/fixtures/make-test-cud.py extra 1 "$work/shard-$shard/bench.hsb" "$work/shard-$shard/extra.cud"
+    rm "$work/shard-$shard"/bench.*
+done
+{
+    printf '{"plainMain": %s, ' "$("$work/load-experiments" main "$work/plain")"
+    printf '"plainThread": %s, ' "$("$work/load-experiments" thread "$work/plain")"
+    printf '"containersMain": %s, ' "$("$work/load-experiments" main "$work/db")"
+    printf '"containersThread": %s, ' "$("$work/load-experiments" thread "$work/db")"
+    printf '"twoShards": %s}\n' "$("$work/load-experiments" parallel "$work/shard-a" "$work/shard-b")"
+} >"$work/load-experiments.json"
+rm -rf "$work/shard-a" "$work/shard-b"
 # The next day's database: the same containers and one more signature file.
 mkdir -p "$work/db-next"
 ln "$work"/db/* "$work/db-next/"
 printf 'Bench.Next.Day:0:*:6e6578742d646179207369676e6174757265\n' >"$work/db-next/next.ndb"
 
-endpoint=$(scripts/moto-server.sh start "$work/moto")
+endpoint=$(scripts/lib/moto-server.sh start "$work/moto")
 python3 bench/contenders.py "$endpoint" setup bench "$work" "$objects" "$work/samples" 0 >"$work/env"
 set -a
 # shellcheck disable=SC1091
