@@ -82,10 +82,13 @@ let package = Package(
             dependencies: ["AWSClients", "ClamAV", "Environment", "Definitions", "Lambda", "Observability", "UpdaterCore", argumentParser, log, serviceLifecycle] + nio
         ),
 
-        // Benchmarks (not tests; bench/README.md).
+        // Benchmarks (not tests; docs/benchmarks.md).
         .executableTarget(
             name: "scanner-bench",
-            dependencies: ["AWSClients", "ClamAV", "Definitions", "ScannerCore", "UpdaterCore", argumentParser, asyncHTTPClient, log, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            dependencies: [
+                "AWSClients", "ClamAV", "Definitions", "LambdaTesting", "ScannerCore", "UpdaterCore", argumentParser, asyncHTTPClient, log,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio,
             path: "bench/scanner-bench"
         ),
         .executableTarget(

@@ -18,7 +18,7 @@ struct ScannerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scanner-bench",
         abstract: "Benchmark the warm scanner against an S3 endpoint (see bench/run.sh).",
-        subcommands: [Publish.self, Measure.self, ReloadCosts.self, EngineCosts.self, EnqueueCosts.self]
+        subcommands: [Publish.self, Measure.self, ReloadCosts.self, EngineCosts.self, EnqueueCosts.self, LambdaPoller.self]
     )
 }
 
