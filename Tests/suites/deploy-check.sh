@@ -67,6 +67,6 @@ for mode in none silent wrong-version lying; do
         echo "deploy-check: the check passed although the scanner ($mode) did not prove its verdicts" >&2
         exit 1
     fi
-    grep -E '^FAIL' "$work/check-$mode.log" | head -3
+    grep -E '^FAIL' "$work/check-$mode.log" | awk 'NR <= 3' # awk reads it all: head could SIGPIPE grep
 done
 echo "deploy-check: passed"

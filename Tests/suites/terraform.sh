@@ -169,7 +169,7 @@ apply() { # DIR VARFILE [TERRAFORM ARGUMENTS...]
 slowest() { # LOG: the resources that took longest, to see where the time goes
     grep -oE '^[^ ]+: (Creation|Destruction) complete after [0-9hms]+' "$1" |
         awk '{t = $NF; s = 0; if (t ~ /m/) { split(t, p, "m"); s = p[1] * 60; t = p[2] } sub("s", "", t); print s + t "s", $1}' |
-        sort -rn | head -3 | sed 's/^/   slowest: /'
+        sort -rn | awk 'NR <= 3 { print "   slowest: " $0 }' # reads it all: head would SIGPIPE sort
 }
 
 destroy() { # DIR VARFILE [TERRAFORM ARGUMENTS...]
