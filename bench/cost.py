@@ -14,6 +14,7 @@ a region (not measurable against moto), and how often the platform starts a new 
 """
 import argparse
 import json
+import sys
 
 # Public prices, us-east-1 (checked 2026-12).
 LAMBDA_GB_SECOND = 0.0000166667          # x86_64
@@ -80,8 +81,18 @@ def main():
     parser.add_argument("--log-bytes-per-object", type=int, default=1000,
                         help="log written per object (one JSON line per object and a few per invocation)")
     args = parser.parse_args()
-    with open(args.official) as file:
-        figures = json.load(file)
+    try:
+        with open(args.official) as file:
+            figures = json.load(file)
+        for path in (("ours", "1", "p50"), ("ours", "1", "loadSeconds"), ("ours", str(args.in_flight), "objectsPerSecond"),
+                     ("reloadLimited", "reloadSeconds")):
+            value = figures
+            for key in path:
+                value = value[key]
+    except (OSError, ValueError) as error:
+        sys.exit(f"cost.py: cannot read {args.official}: {error}")
+    except (KeyError, TypeError):
+        sys.exit(f"cost.py: {args.official} has no {'.'.join(path)}: give the official.json bench/official-scale.sh writes")
 
     print(f"Inputs: warm time per small object {figures['ours']['1']['p50'] * 1000:.1f} ms (measured); cold start "
           f"{figures['ours']['1']['loadSeconds']:.1f} s (measured); reload {figures['reloadLimited']['reloadSeconds']:.1f} s "

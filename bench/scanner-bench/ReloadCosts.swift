@@ -24,16 +24,7 @@ struct ReloadCosts: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        var logger = Logger(label: "scanner-bench")
-        logger.logLevel = .error
-        let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: false)
-        do {
-            try await measure(service)
-            try await service.shutdown()
-        } catch {
-            try? await service.shutdown()
-            throw error
-        }
+        try await withScannerService(environment) { service in try await measure(service) }
     }
 
     private func measure(_ service: ScannerService) async throws {

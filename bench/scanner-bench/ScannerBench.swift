@@ -22,6 +22,21 @@ struct ScannerBench: AsyncParsableCommand {
     )
 }
 
+/// Runs `body` with the scanner's service built from `environment` as in production (errors
+/// logged only), and shuts the service down however `body` ends.
+func withScannerService(_ environment: [String: String], _ body: (ScannerService) async throws -> Void) async throws {
+    var logger = Logger(label: "scanner-bench")
+    logger.logLevel = .error
+    let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: false)
+    do {
+        try await body(service)
+    } catch {
+        try? await service.shutdown()
+        throw error
+    }
+    try await service.shutdown()
+}
+
 /// `scanner-bench publish --database DIR`: what `definition-updater publish` does, in its own
 /// process so that the measuring process never holds a second engine.
 struct Publish: AsyncParsableCommand {
@@ -76,18 +91,9 @@ struct Measure: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        var logger = Logger(label: "scanner-bench")
-        logger.logLevel = .error
         // One at a time: latency is per object, and the other contenders scan one at a time too
         // (each unit below holds one object).
-        let service = try ScannerService(environment: environment, logger: logger, emitsMetrics: false)
-        do {
-            try await measure(service)
-            try await service.shutdown()
-        } catch {
-            try? await service.shutdown()
-            throw error
-        }
+        try await withScannerService(environment) { service in try await measure(service) }
     }
 
     func measure(_ service: ScannerService) async throws {
